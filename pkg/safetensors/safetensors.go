@@ -108,9 +108,9 @@ func needBytes(shape []int, size int) string {
 
 // header entry as it appears in JSON; pointers detect missing fields.
 type entryJSON struct {
-	DType   *string        `json:"dtype"`
-	Shape   *[]json.Number `json:"shape"`
-	Offsets *[]json.Number `json:"data_offsets"`
+	DType   *string            `json:"dtype"`
+	Shape   *[]json.RawMessage `json:"shape"`
+	Offsets *[]json.RawMessage `json:"data_offsets"`
 }
 
 // Parse decodes a safetensors file held in data.

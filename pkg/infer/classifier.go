@@ -1,0 +1,96 @@
+package infer
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/veil-ml/veil/pkg/infer/decode"
+)
+
+// Runner runs one preprocessed S×S×3 input through a network and returns the
+// class probabilities (owned by the runner until its next Run). *Float and
+// the int8 executor are Runners; a Runner need not be safe for concurrent use.
+type Runner interface {
+	Run(input []float32) []float32
+}
+
+// Prediction is one class and its probability, as nsfwjs returns them.
+type Prediction struct {
+	ClassName   string  `json:"className"`
+	Probability float32 `json:"probability"`
+}
+
+// Classifier turns images into class probabilities. It is safe for
+// concurrent use: each call borrows a Runner and an input buffer from a pool.
+type Classifier struct {
+	Size    int      // model input size S
+	Classes []string // output classes, in output order
+	Limits  decode.Limits
+
+	newRunner func() Runner
+	pool      sync.Pool // of *slot
+}
+
+type slot struct {
+	r     Runner
+	input []float32
+	probs []float32
+}
+
+// NewClassifier makes a Classifier whose runners come from newRunner.
+func NewClassifier(size int, classes []string, newRunner func() Runner) *Classifier {
+	return &Classifier{Size: size, Classes: classes, Limits: decode.DefaultLimits, newRunner: newRunner}
+}
+
+// NewFloatClassifier classifies with the float32 reference engine.
+func NewFloatClassifier(net *Net) *Classifier {
+	return NewClassifier(net.InputSize, net.Classes, func() Runner { return NewFloat(net) })
+}
+
+func (c *Classifier) get() *slot {
+	if s, ok := c.pool.Get().(*slot); ok {
+		return s
+	}
+	return &slot{r: c.newRunner(), input: make([]float32, c.Size*c.Size*3), probs: make([]float32, len(c.Classes))}
+}
+
+// ClassifyRGB returns the probabilities, in class order, for an 8-bit RGB
+// image of w×h pixels (pix[(y*w+x)*3+c]).
+func (c *Classifier) ClassifyRGB(pix []uint8, w, h int) ([]float32, error) {
+	if w <= 0 || h <= 0 || len(pix) != w*h*3 {
+		return nil, fmt.Errorf("infer: RGB image %dx%d needs %d bytes, have %d", w, h, max(w*h*3, 0), len(pix))
+	}
+	s := c.get()
+	defer c.pool.Put(s)
+	Preprocess(s.input, pix, w, h, c.Size)
+	out := s.r.Run(s.input)
+	if len(out) != len(c.Classes) {
+		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(c.Classes))
+	}
+	return append([]float32(nil), out...), nil
+}
+
+// ClassifyBytes decodes an encoded image (JPEG, PNG, GIF, WebP) within the
+// classifier's Limits and classifies it.
+func (c *Classifier) ClassifyBytes(data []byte) ([]float32, error) {
+	img, err := decode.Decode(data, c.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return c.ClassifyRGB(img.Pix, img.W, img.H)
+}
+
+// TopK returns the k most probable classes, most probable first; ties keep
+// class order. k <= 0 or k > len(probs) means all.
+func TopK(probs []float32, classes []string, k int) []Prediction {
+	p := make([]Prediction, len(probs))
+	for i, v := range probs {
+		p[i] = Prediction{ClassName: classes[i], Probability: v}
+	}
+	sort.SliceStable(p, func(i, j int) bool { return p[i].Probability > p[j].Probability })
+	if k > 0 && k < len(p) {
+		p = p[:k]
+	}
+	return p
+}

@@ -1,0 +1,33 @@
+package infer
+
+import (
+	"encoding/base64"
+	"testing"
+)
+
+func encodeB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// FuzzTFJSModel feeds arbitrary model.json and shard bytes through the TF.js
+// reader and the builder: they must return an error or a Net that runs,
+// never panic.
+func FuzzTFJSModel(f *testing.F) {
+	js, bin := tinyLayers("")
+	f.Add(js, bin)
+	gjs, gbin := tinyGraph()
+	f.Add(gjs, gbin)
+	f.Add([]byte(`{"modelTopology":{"node":[]}}`), []byte{})
+	f.Fuzz(func(t *testing.T, js, bin []byte) {
+		m, err := parseTiny(js, bin)
+		if err != nil {
+			return
+		}
+		net, err := Build(m, "fuzz")
+		if err != nil {
+			return
+		}
+		if net.InputSize > 64 || net.MACs() > 1e7 {
+			return // valid but too big to run here
+		}
+		NewFloat(net).Run(make([]float32, net.Shapes[0].Size()))
+	})
+}
