@@ -74,5 +74,5 @@ func TestJSONOutputFloat(t *testing.T) {
 	assert.Equal(t, bad, r.File)
 	assert.Contains(t, r.Error, "not a JPEG, PNG, GIF or WebP")
 	require.NoError(t, json.Unmarshal([]byte(lines[2]), &r))
-	assert.Contains(t, r.Error, "no such file")
+	assert.Contains(t, strings.ToLower(r.Error), "no such file")
 }
