@@ -29,6 +29,9 @@
 // m·V/‖V‖ per output channel with V = W + scale·B·A, the norm taken over all input dims
 // (in, kh, kw) of that channel, as PEFT does.
 //
+// PEFT's fan_in_fan_out only says the base weight is stored [in, out] (GPT-2 Conv1D); A and B
+// keep the shapes above, so it does not change the delta and is only carried through.
+//
 // # Layer names
 //
 // Adapters name layers by their nsfwjs/Keras layer name (dense_1, Conv_1, block_16_project,

@@ -226,8 +226,9 @@ func WritePEFT(dir string, a *Adapter) error {
 // EncodePEFT returns the contents of adapter_config.json and adapter_model.safetensors for a.
 // r and lora_alpha are the most common rank and alpha; other layers get rank_pattern and
 // alpha_pattern entries (keys are the regexp-quoted layer names). A layer whose RSLoRA
-// differs from a.UseRSLoRA has its alpha converted so its scale is unchanged. Tensors are F32.
-// All layers must be DoRA, or none.
+// differs from a.UseRSLoRA has its alpha converted so its scale is unchanged. target_modules
+// lists the last "."-component of each layer name. Tensors are F32. All layers must be DoRA,
+// or none.
 func EncodePEFT(a *Adapter) (config, weights []byte, err error) {
 	if err := a.Validate(); err != nil {
 		return nil, nil, err
