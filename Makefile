@@ -11,7 +11,7 @@ TFJS_DIR := models/tfjs
 MODEL_NAMES := mobilenet_v2 mobilenet_v2_mid inception_v3
 GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
 
-.PHONY: all models test test-native test-wasm golden fuzz clean
+.PHONY: all models test test-native test-wasm golden fuzz clean run serve-build test-e2e
 
 all: models
 
@@ -41,6 +41,48 @@ test-wasm: models
 # golden: regenerate testdata/golden/*.json by running real nsfwjs (TF.js) in Node.
 golden: models
 	bash conformance/run.sh
+
+# run: prepare the default model, build the wasm, serve web/ (PORT overrides 8080).
+run: models wasm
+	$(GO) run ./tools/serve -dir web -models models -addr 127.0.0.1:$${PORT:-8080}
+
+# serve-build: the static server alone, as build/bin/serve.
+serve-build:
+	$(GO) build -o build/bin/serve ./tools/serve
+
+# test-e2e: the page in headless Chromium (Debian's /usr/bin/chromium, or
+# $$CHROMIUM) against tools/classify; writes build/screenshot*.png.
+test-e2e: models wasm e2e/node_modules/.ok
+	node --test --test-concurrency=1 e2e/
+
+e2e/node_modules/.ok: e2e/package.json e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund
+	touch $@
+
+# wasm: the WebAssembly module and its JavaScript API into web/: veil.wasm,
+# wasm_exec.js (from the Go that built it) and veil.js (see wasm/README.md).
+.PHONY: wasm test-js
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/veil.wasm ./wasm
+	cp "$(GOROOT_WASM)/wasm_exec.js" web/wasm_exec.js
+	cp wasm/veil.js web/veil.js
+
+# test-js: web/veil.js under Node (wasm/veil.test.mjs): the API and its errors
+# on a stand-in model (-tags veilfake), and the real models against tools/classify.
+test-js: wasm
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -tags veilfake -o build/wasm/veil-fake.wasm ./wasm
+	node --test wasm/veil.test.mjs
+
+# fuzz: every fuzz target for FUZZTIME each (targets are found, not listed by hand).
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg internal tools 2>/dev/null); do \
+	  dir=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "== $$dir $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir; \
+	  done; \
+	done
 
 clean:
 	rm -rf build models
