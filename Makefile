@@ -11,7 +11,7 @@ TFJS_DIR := models/tfjs
 MODEL_NAMES := mobilenet_v2 mobilenet_v2_mid inception_v3
 GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
 
-.PHONY: all models test test-native test-wasm golden fuzz clean run serve-build test-e2e
+.PHONY: all models test test-native test-wasm golden fuzz conformance clean run serve-build test-e2e
 
 all: models
 
@@ -38,9 +38,12 @@ test-wasm: models
 	PATH="$(GOROOT_WASM):$$PATH" GOOS=js GOARCH=wasm $(GO) vet ./...
 	PATH="$(GOROOT_WASM):$$PATH" GOOS=js GOARCH=wasm $(GO) test -timeout 30m ./...
 
-# golden: regenerate testdata/golden/*.json by running real nsfwjs (TF.js) in Node.
+# golden: regenerate testdata/golden/*.json by running real nsfwjs (TF.js) in
+# Node: the MobileNets on the pure-JS cpu backend, InceptionV3 on the wasm
+# backend (cpu takes ~45 s per image there; the two agree to 1.4e-6).
 golden: models
-	bash conformance/run.sh
+	bash conformance/run.sh --backend cpu --models mobilenet_v2,mobilenet_v2_mid
+	bash conformance/run.sh --backend wasm --models inception_v3
 
 # run: prepare the default model, build the wasm, serve web/ (PORT overrides 8080).
 run: models wasm
@@ -83,6 +86,10 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done
+
+# conformance: the float engine against nsfwjs on every image and model.
+conformance: models
+	VEIL_REQUIRE_MODELS=1 VEIL_FULL_CONFORMANCE=1 $(GO) test -count=1 -v -run 'MatchesNSFWJS' ./pkg/... | grep -E 'Δ|^(ok|FAIL|---)'
 
 clean:
 	rm -rf build models

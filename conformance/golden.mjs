@@ -294,7 +294,8 @@ async function generate(flags) {
       tfjs_version: v.tfjs,
       nsfwjs_version: v.nsfwjs,
       classes: CLASSES,
-      command: `bash conformance/run.sh --backend ${flags.backend} --models ${def.key}`,
+      command: `bash conformance/run.sh --backend ${flags.backend} --models ${def.key}` +
+        (flags.only ? ` --only ${flags.only.join(",")}` : ""),
       probabilities: {},
       pixel_sha256: {},
     };

@@ -64,7 +64,7 @@ func TestGoldenFiles(t *testing.T) {
 				if s.Large && skipLarge() {
 					continue
 				}
-				if got := PixelSHA256(s.Make()); got != g.PixelSHA256[s.Name] {
+				if got := generate(s).sha256; got != g.PixelSHA256[s.Name] {
 					t.Errorf("image %q changed since the golden was made (sha256 %s, golden %s): regenerate with %s",
 						s.Name, got, g.PixelSHA256[s.Name], g.Command)
 				}

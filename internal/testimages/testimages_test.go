@@ -4,12 +4,40 @@ import (
 	"bytes"
 	"image/png"
 	"runtime"
+	"sync"
 	"testing"
 )
 
 // skipLarge reports whether the ~12 MP images should be left out: they are
 // cheap natively but slow under js/wasm.
 func skipLarge() bool { return testing.Short() || runtime.GOOS == "js" }
+
+// made summarises one generated image, so that each test does not
+// regenerate the whole set.
+type made struct {
+	name   string
+	w, h   int
+	bytes  int
+	sha256 string
+}
+
+var (
+	madeMu    sync.Mutex
+	madeCache = map[string]made{}
+)
+
+// generate returns the summary of s.Make(), generating it once per test binary.
+func generate(s Spec) made {
+	madeMu.Lock()
+	defer madeMu.Unlock()
+	if m, ok := madeCache[s.Name]; ok {
+		return m
+	}
+	img := s.Make()
+	m := made{name: img.Name, w: img.W, h: img.H, bytes: len(img.Pix), sha256: PixelSHA256(img)}
+	madeCache[s.Name] = m
+	return m
+}
 
 func TestAllNamesUniqueAndFound(t *testing.T) {
 	seen := map[string]bool{}
@@ -50,12 +78,12 @@ func TestDimensions(t *testing.T) {
 			if s.Large && skipLarge() {
 				t.Skip("large image")
 			}
-			img := s.Make()
-			if img.Name != s.Name || img.W != s.W || img.H != s.H {
-				t.Errorf("Make() = %q %dx%d, want %q %dx%d", img.Name, img.W, img.H, s.Name, s.W, s.H)
+			m := generate(s)
+			if m.name != s.Name || m.w != s.W || m.h != s.H {
+				t.Errorf("Make() = %q %dx%d, want %q %dx%d", m.name, m.w, m.h, s.Name, s.W, s.H)
 			}
-			if len(img.Pix) != s.W*s.H*3 {
-				t.Errorf("len(Pix) = %d, want %d", len(img.Pix), s.W*s.H*3)
+			if m.bytes != s.W*s.H*3 {
+				t.Errorf("len(Pix) = %d, want %d", m.bytes, s.W*s.H*3)
 			}
 		})
 	}
@@ -84,7 +112,7 @@ func TestDeterministic(t *testing.T) {
 		if s.Large && skipLarge() {
 			continue
 		}
-		if a, b := PixelSHA256(s.Make()), PixelSHA256(s.Make()); a != b {
+		if a, b := generate(s).sha256, PixelSHA256(s.Make()); a != b {
 			t.Errorf("%s: two calls gave %s and %s", s.Name, a, b)
 		}
 	}
@@ -119,7 +147,7 @@ func TestPixelHashes(t *testing.T) {
 		if s.Large && skipLarge() {
 			continue
 		}
-		if got := PixelSHA256(s.Make()); got != want {
+		if got := generate(s).sha256; got != want {
 			t.Errorf("%s: pixel sha256 %s, want %s", name, got, want)
 		}
 	}
@@ -178,9 +206,9 @@ func TestIsqrt(t *testing.T) {
 			t.Fatalf("isqrt(%d) = %d", n, r)
 		}
 	}
-	for _, n := range []int{1 << 40, 1<<40 - 1, 999_999_999_999} {
-		r := isqrt(n)
-		if r*r > n || (r+1)*(r+1) <= n {
+	for _, n := range []int{1 << 30, 1<<30 - 1, 2_147_395_599, 2_147_395_600, 1<<31 - 1} {
+		r := int64(isqrt(n))
+		if r*r > int64(n) || (r+1)*(r+1) <= int64(n) {
 			t.Errorf("isqrt(%d) = %d", n, r)
 		}
 	}

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	go run ./internal/testimages/dump -o DIR [-only NAME,...] [-png] [-json]
+//	go run ./internal/testimages/dump -o DIR [-only NAME,...] [-png] [-list]
 //
 // For each image it writes DIR/NAME.rgb (W*H*3 bytes, row-major RGB) and,
 // with -png, DIR/NAME.png; then DIR/index.json, a list of
