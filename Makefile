@@ -17,16 +17,24 @@ all: models
 
 # models: the three nsfwjs models in the standard TF.js layout (model.json +
 # shards), then the int8 .veil files made from them.
-models: $(TFJS_DIR)/.ok
+VEIL_MODELS := $(addprefix models/,$(addsuffix .veil,$(MODEL_NAMES)))
+models: $(TFJS_DIR)/.ok $(VEIL_MODELS)
+
+# An int8 model is rebuilt when the quantizer or the engine changes.
+QUANT_SRC := $(shell find pkg/infer pkg/quantize pkg/veilfile pkg/calibset pkg/lora tools/quantize -name '*.go' ! -name '*_test.go' 2>/dev/null)
+models/%.veil: $(TFJS_DIR)/.ok $(QUANT_SRC)
+	$(GO) run ./tools/quantize -q -model $* -o $@.tmp > build/quantize-$*.txt
+	mv $@.tmp $@
 
 $(NSFWJS_DIR)/package.ok: scripts/fetch-nsfwjs.sh
 	bash scripts/fetch-nsfwjs.sh $(NSFWJS_DIR)
 
 $(TFJS_DIR)/.ok: $(NSFWJS_DIR)/package.ok scripts/unwrap-nsfwjs.cjs
 	node scripts/unwrap-nsfwjs.cjs $(NSFWJS_DIR)/package $(TFJS_DIR)
+	mkdir -p build
 	touch $@
 
-test: test-native test-wasm
+test: test-native test-wasm test-js test-e2e
 
 # VEIL_REQUIRE_MODELS turns "model files missing" skips into failures.
 test-native: models

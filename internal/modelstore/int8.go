@@ -2,15 +2,26 @@ package modelstore
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/veilfile"
 )
 
-// LoadClassifier loads an int8 .veil model by name or path.
+// LoadClassifier loads an int8 .veil model by name or path. The file is
+// verified (magic, version, checksum, structure) before it is used.
 func LoadClassifier(nameOrPath string) (*infer.Classifier, error) {
 	p, err := VeilPath(nameOrPath)
 	if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("model %s: int8 .veil models are not supported yet; use -float", p)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	q, _, err := veilfile.Read(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", p, err)
+	}
+	return infer.NewClassifier(q.InputSize, q.Classes, func() infer.Runner { return infer.NewInt8(q) }), nil
 }

@@ -1,0 +1,217 @@
+package infer
+
+import "fmt"
+
+// Int8 runs a QNet with integer kernels. Buffers and requantization
+// constants are planned once, in NewInt8; Run allocates nothing.
+// An Int8 is not safe for concurrent use; make one per goroutine.
+type Int8 struct {
+	q      *QNet
+	bufs   [][]uint8 // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
+	plans  []qplan   // per op
+	acc    []int32   // accumulator scratch, max channels
+	tmp    []float64 // softmax scratch
+	probs  []float32 // output
+	affine []float32 // input after InputAffine
+}
+
+// qplan holds the constants derived from one QOp.
+type qplan struct {
+	rq    *Requant    // conv, depthwise, hidden dense
+	add   *AddRescale // add
+	cat   []*Requant  // concat: per input, nil if copied
+	catZ  []int32     // concat: input zero points
+	catX  [][]uint8   // concat: input buffers
+	catC  []int       // concat: input channels
+	dense []int32     // dense accumulators
+}
+
+// NewInt8 validates q and plans its buffers. It panics if q is invalid
+// (models read by veilfile.Read are already validated).
+func NewInt8(q *QNet) *Int8 {
+	if err := q.Validate(); err != nil {
+		panic("infer: NewInt8: " + err.Error())
+	}
+	e := &Int8{q: q, bufs: make([][]uint8, len(q.Tensors)), plans: make([]qplan, len(q.Ops))}
+	lastUse := make([]int, len(q.Tensors))
+	for i := range lastUse {
+		lastUse[i] = -1
+	}
+	for i, op := range q.Ops {
+		for _, t := range op.In {
+			lastUse[t] = i
+		}
+	}
+	var free [][]uint8
+	take := func(n int) []uint8 {
+		best := -1
+		for i, b := range free {
+			if cap(b) >= n && (best < 0 || cap(b) < cap(free[best])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return make([]uint8, n)
+		}
+		b := free[best]
+		free = append(free[:best], free[best+1:]...)
+		return b[:n]
+	}
+	e.bufs[0] = make([]uint8, q.Tensors[0].Shape.Size())
+	maxC := 0
+	for i := range q.Ops {
+		op := &q.Ops[i]
+		ys := q.Tensors[op.Out].Shape
+		if op.Kind != QDense || op.Act != ActSoftmax {
+			e.bufs[op.Out] = take(ys.Size())
+		}
+		maxC = max(maxC, ys.C)
+		for _, t := range op.In {
+			if lastUse[t] == i && t != 0 {
+				free = append(free, e.bufs[t])
+				lastUse[t] = -2
+			}
+		}
+	}
+	e.acc = make([]int32, maxC)
+	for i := range q.Ops {
+		e.plan(i)
+	}
+	out := q.Tensors[q.Output].Shape.C
+	e.probs = make([]float32, out)
+	e.tmp = make([]float64, out)
+	e.affine = make([]float32, q.Tensors[0].Shape.Size())
+	return e
+}
+
+func (e *Int8) plan(i int) {
+	q := e.q
+	op := &q.Ops[i]
+	p := &e.plans[i]
+	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
+	switch op.Kind {
+	case QConv, QDepthwise:
+		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+	case QDense:
+		p.dense = make([]int32, len(op.Bias))
+		if op.Act != ActSoftmax {
+			p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+		}
+	case QAdd:
+		p.add = NewAddRescale(xq, q.Tensors[op.In[1]].Q, yq, op.Act)
+	case QConcat:
+		for _, t := range op.In {
+			tq := q.Tensors[t].Q
+			var r *Requant
+			if tq != yq {
+				r = &Requant{Mult: []Multiplier{NewMultiplier(float64(tq.Scale) / float64(yq.Scale))}, Zero: yq.Zero, Lo: 0, Hi: 255}
+			}
+			p.cat = append(p.cat, r)
+			p.catZ = append(p.catZ, tq.Zero)
+			p.catX = append(p.catX, e.bufs[t])
+			p.catC = append(p.catC, q.Tensors[t].Shape.C)
+		}
+	}
+}
+
+// QNet returns the network e runs.
+func (e *Int8) QNet() *QNet { return e.q }
+
+// Run computes the class probabilities for one preprocessed input of
+// S×S×3 values in [0,1] (see Preprocess). The returned slice is owned by e
+// and overwritten by the next Run.
+func (e *Int8) Run(input []float32) []float32 { return e.RunTrace(input, nil) }
+
+// RunTrace is Run calling trace(i, y) after op i with its quantized output
+// (not called for the final softmax dense). y is valid only during the call.
+func (e *Int8) RunTrace(input []float32, trace func(op int, y []uint8)) []float32 {
+	q := e.q
+	if len(input) != len(e.affine) {
+		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), len(e.affine)))
+	}
+	x := input
+	if len(q.InputAffine) > 0 {
+		copy(e.affine, input)
+		for _, a := range q.InputAffine {
+			AffineRef(e.affine, e.affine, a.Mul, a.Add)
+		}
+		x = e.affine
+	}
+	QuantizeInput(e.bufs[0], x, q.Tensors[0].Q)
+	for i := range q.Ops {
+		e.runOp(i)
+		if trace != nil && e.bufs[q.Ops[i].Out] != nil {
+			trace(i, e.bufs[q.Ops[i].Out])
+		}
+	}
+	return e.probs
+}
+
+func (e *Int8) runOp(i int) {
+	q := e.q
+	op := &q.Ops[i]
+	p := &e.plans[i]
+	y, ys := e.bufs[op.Out], q.Tensors[op.Out].Shape
+	x, xt := e.bufs[op.In[0]], q.Tensors[op.In[0]]
+	xs := xt.Shape
+	switch op.Kind {
+	case QConv:
+		if op.KH == 1 && op.KW == 1 && op.SH == 1 && op.SW == 1 && op.Pad == (Pad{}) {
+			Conv1x1Int8(y, x, xs.H*xs.W, xs.C, ys.C, xt.Q.Zero, op.Weights, op.Bias, p.rq, e.acc)
+			return
+		}
+		Conv2DInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+	case QDepthwise:
+		DepthwiseInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+	case QDense:
+		DenseInt8Ref(p.dense, x[:xs.Size()], xt.Q.Zero, op.Weights, op.Bias)
+		if op.Act == ActSoftmax {
+			SoftmaxLogits(e.probs, p.dense, xt.Q.Scale, op.WScale, e.tmp)
+			return
+		}
+		RequantRef(y, p.dense, p.rq)
+	case QAdd:
+		AddInt8Ref(y, x, e.bufs[op.In[1]], p.add)
+	case QConcat:
+		ConcatInt8Ref(y, ys.H*ys.W, p.catX, p.catC, p.cat, p.catZ)
+	case QMaxPool, QAvgPool:
+		PoolInt8Ref(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool)
+	default:
+		panic(fmt.Sprintf("infer: op %q: unknown kind %v", op.Name, op.Kind))
+	}
+}
+
+// Conv1x1Int8 is Conv2DInt8Ref for a 1×1 window, stride 1, no padding: a
+// matrix product over pixels. It gives the same bits as Conv2DInt8Ref.
+//
+//	x (pixels, Cin) uint8 (zero point zx) · w (Cin, Cout) int8 + bias -> y (pixels, Cout) uint8 via rq
+func Conv1x1Int8(y, x []uint8, pixels, cin, cout int, zx int32, w []int8, bias []int32, rq *Requant, acc []int32) {
+	if len(w) != cin*cout || len(bias) != cout || len(rq.Mult) != cout || len(acc) < cout || len(y) < pixels*cout || len(x) < pixels*cin {
+		panic("infer: Conv1x1Int8: bad shapes")
+	}
+	acc = acc[:cout]
+	bias = bias[:cout]
+	mult := rq.Mult[:cout]
+	for px := 0; px < pixels; px++ {
+		copy(acc, bias)
+		xrow := x[px*cin:][:cin]
+		for ci, xq := range xrow {
+			xv := int32(xq) - zx
+			if xv == 0 {
+				continue
+			}
+			wrow := w[ci*cout:][:cout]
+			a := acc[:len(wrow)]
+			for co, wv := range wrow {
+				a[co] += xv * int32(wv)
+			}
+		}
+		out := y[px*cout:][:cout]
+		zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
+		for co, a := range acc {
+			m := mult[co]
+			v := zero + (int64(a)*m.M+1<<(m.S-1))>>m.S
+			out[co] = uint8(min(max(v, lo), hi))
+		}
+	}
+}

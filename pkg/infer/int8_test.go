@@ -1,0 +1,163 @@
+package infer_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"flag"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/veil-ml/veil/internal/qtest"
+	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/veilfile"
+)
+
+// outputHash is the SHA-256 of the float32 bits of probs, little-endian.
+func outputHash(probs ...[]float32) string {
+	h := sha256.New()
+	var b [4]byte
+	for _, p := range probs {
+		for _, v := range p {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			h.Write(b[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// The hashes below were computed natively (linux/amd64); the same test run
+// under GOOS=js GOARCH=wasm must reproduce them bit for bit:
+//
+//	PATH=$(go env GOROOT)/lib/wasm:$PATH GOOS=js GOARCH=wasm go test -run Deterministic ./pkg/infer
+const (
+	tinyOutputHash        = "8490a2873bc0e407a45f99f7e4c77731d369f39babcd301f511b2bf021dca122"
+	mobilenetV2OutputHash = "f01883a40ee3501a285f3f295cbd916bd23ba910c4f6d0e2ee349ae02201649c"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/tiny.veil")
+
+const tinyFixture = "testdata/tiny.veil"
+
+// TestTinyFixture checks that testdata/tiny.veil is what the quantizer
+// makes of qtest.TinyNet(1, 12); -update rewrites it. The determinism test
+// reads the file, so it exercises only the executor.
+func TestTinyFixture(t *testing.T) {
+	data, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "qtest.TinyNet(1, 12)"}, veilfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(tinyFixture, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := os.ReadFile(tinyFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(old, data) {
+		t.Fatalf("%s is stale or the quantizer changed on this platform; run go test -run TinyFixture -update ./pkg/infer natively", tinyFixture)
+	}
+}
+
+func TestInt8DeterministicTiny(t *testing.T) {
+	data, err := os.ReadFile(tinyFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := veilfile.Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := infer.NewInt8(q)
+	var outs [][]float32
+	for i := range 8 {
+		outs = append(outs, append([]float32(nil), e.Run(qtest.Input(uint64(100+i), 12))...))
+	}
+	if got := outputHash(outs...); got != tinyOutputHash {
+		t.Fatalf("output hash %s, want %s (outputs %v)", got, tinyOutputHash, outs)
+	}
+}
+
+// refInputA is REFERENCE.md's sanity input A, preprocessed.
+func refInputA(s int) []float32 {
+	pix := make([]uint8, s*s*3)
+	for y := 0; y < s; y++ {
+		for x := 0; x < s; x++ {
+			i := (y*s + x) * 3
+			pix[i], pix[i+1], pix[i+2] = uint8(255*x/(s-1)), uint8(255*y/(s-1)), uint8(255*(x+y)/(2*(s-1)))
+		}
+	}
+	in := make([]float32, s*s*3)
+	infer.Preprocess(in, pix, s, s, s)
+	return in
+}
+
+func TestInt8DeterministicMobileNetV2(t *testing.T) {
+	data, err := os.ReadFile("../../models/mobilenet_v2.veil")
+	if err != nil {
+		t.Skip("models/mobilenet_v2.veil not written yet (go run ./tools/quantize -model mobilenet_v2 -o models/mobilenet_v2.veil)")
+	}
+	q, _, err := veilfile.Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs := infer.NewInt8(q).Run(refInputA(q.InputSize))
+	if got := outputHash(probs); got != mobilenetV2OutputHash {
+		t.Fatalf("output hash %s, want %s (probabilities %v)", got, mobilenetV2OutputHash, probs)
+	}
+}
+
+func TestInt8RunAllocatesNothing(t *testing.T) {
+	e := infer.NewInt8(qtest.TinyQNet(2, 12))
+	x := qtest.Input(3, 12)
+	e.Run(x)
+	if n := testing.AllocsPerRun(20, func() { e.Run(x) }); n != 0 {
+		t.Fatalf("Run allocates %v times per call", n)
+	}
+}
+
+// TestInt8MatchesFloat checks the quantized tiny net against its float net.
+func TestInt8MatchesFloat(t *testing.T) {
+	const tol = 0.05 // |Δp| on a 3-class tiny net with random weights
+	for seed := uint64(1); seed <= 4; seed++ {
+		n := qtest.TinyNet(seed, 12)
+		q := qtest.TinyQNet(seed, 12)
+		f, e := infer.NewFloat(n), infer.NewInt8(q)
+		for i := range 4 {
+			x := qtest.Input(seed*100+uint64(i), 12)
+			pf, pq := f.Run(x), e.Run(x)
+			for c := range pf {
+				if d := math.Abs(float64(pf[c] - pq[c])); d > tol {
+					t.Fatalf("seed %d input %d: float %v, int8 %v", seed, i, pf, pq)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkInt8Tiny(b *testing.B) { benchInt8(b, qtest.TinyQNet(1, 12)) }
+
+func BenchmarkInt8MobileNetV2(b *testing.B) {
+	data, err := os.ReadFile("../../models/mobilenet_v2.veil")
+	if err != nil {
+		b.Skip("models/mobilenet_v2.veil not written yet")
+	}
+	q, _, err := veilfile.Read(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchInt8(b, q)
+}
+
+func benchInt8(b *testing.B, q *infer.QNet) {
+	e := infer.NewInt8(q)
+	x := refInputA(q.InputSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Run(x)
+	}
+}

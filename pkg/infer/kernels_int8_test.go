@@ -1,0 +1,302 @@
+package infer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// int8Tolerance is the error budget of an int8 kernel against the float
+// reference run on the same (dequantized) inputs and weights: the output
+// rounding (half a step) plus the bias rounding, in output steps.
+const int8Tolerance = 0.5 + 1e-3
+
+type qcase struct {
+	name            string
+	h, w, cin, cout int
+	kh, kw, sh, sw  int
+	pad             Pad
+	act             Activation
+}
+
+var qcases = []qcase{
+	{"1x1", 5, 7, 3, 17, 1, 1, 1, 1, Pad{}, ActLinear},
+	{"3x3s2", 9, 8, 5, 7, 3, 3, 2, 2, Pad{0, 1, 0, 1}, ActReLU6},
+	{"3x3same", 6, 6, 4, 33, 3, 3, 1, 1, Pad{1, 1, 1, 1}, ActReLU},
+	{"5x1", 7, 3, 2, 3, 5, 1, 1, 1, Pad{2, 2, 0, 0}, ActLinear},
+	{"1x7", 3, 9, 15, 1, 1, 7, 1, 1, Pad{0, 0, 3, 3}, ActReLU},
+	{"odd", 1, 1, 31, 5, 1, 1, 1, 1, Pad{}, ActLinear},
+}
+
+// randQ returns a random quantized tensor and its dequantized copy.
+func randQ(r *rand.Rand, n int, p QParams) ([]uint8, []float32) {
+	q := make([]uint8, n)
+	f := make([]float32, n)
+	for i := range q {
+		q[i] = uint8(r.IntN(256))
+		f[i] = p.Real(q[i])
+	}
+	return q, f
+}
+
+// randW returns random int8 weights, per-channel scales and the real weights.
+func randW(r *rand.Rand, n, cout int) ([]int8, []float32, []float32) {
+	w := make([]int8, n)
+	s := make([]float32, cout)
+	f := make([]float32, n)
+	for c := range s {
+		s[c] = float32(math.Ldexp(1+r.Float64(), -r.IntN(8)-4))
+	}
+	for i := range w {
+		w[i] = int8(r.IntN(255) - 127)
+		f[i] = s[i%cout] * float32(w[i])
+	}
+	return w, s, f
+}
+
+func windowShape(c qcase) Shape {
+	return Shape{convOutSize(c.h, c.kh, c.sh, c.pad.Top, c.pad.Bottom), convOutSize(c.w, c.kw, c.sw, c.pad.Left, c.pad.Right), c.cout}
+}
+
+// checkOut compares quantized outputs with the float reference, in steps.
+func checkOut(t *testing.T, got []uint8, want []float32, p QParams, act Activation, tol float64) {
+	t.Helper()
+	lo, hi := actRange(p, act)
+	worst := 0.0
+	for i, v := range got {
+		// The reference clamped to the representable range.
+		ref := float64(want[i])/float64(p.Scale) + float64(p.Zero)
+		ref = min(max(ref, float64(lo)), float64(hi))
+		d := math.Abs(float64(v) - ref)
+		worst = max(worst, d)
+		if d > tol {
+			t.Fatalf("element %d: got %d, reference %.4f (%.3f steps)", i, v, ref, d)
+		}
+	}
+}
+
+func TestConv2DInt8RefMatchesFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, c := range qcases {
+		t.Run(c.name, func(t *testing.T) {
+			xs := Shape{c.h, c.w, c.cin}
+			ys := windowShape(c)
+			xp := QParams{0.05, int32(r.IntN(256))}
+			yp := QParams{0.2, int32(r.IntN(256))}
+			if c.act != ActLinear {
+				yp.Zero = 0
+			}
+			xq, xf := randQ(r, xs.Size(), xp)
+			wq, ws, wf := randW(r, c.kh*c.kw*c.cin*c.cout, c.cout)
+			bias := make([]int32, c.cout)
+			bf := make([]float32, c.cout)
+			for i := range bias {
+				bias[i] = int32(r.IntN(20001) - 10000)
+				bf[i] = float32(float64(bias[i]) * float64(xp.Scale) * float64(ws[i]))
+			}
+			rq := NewRequant(xp.Scale, ws, yp, c.act)
+			got := make([]uint8, ys.Size())
+			Conv2DInt8Ref(got, ys, xq, xs, xp.Zero, wq, bias, c.kh, c.kw, c.sh, c.sw, c.pad, rq, make([]int32, c.cout))
+			want := make([]float32, ys.Size())
+			Conv2DRef(want, ys, xf, xs, wf, bf, c.kh, c.kw, c.sh, c.sw, c.pad, ActLinear, make([]float64, c.cout))
+			checkOut(t, got, want, yp, c.act, int8Tolerance)
+		})
+	}
+}
+
+func TestDepthwiseInt8RefMatchesFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, c := range qcases {
+		t.Run(c.name, func(t *testing.T) {
+			c.cout = c.cin
+			xs := Shape{c.h, c.w, c.cin}
+			ys := windowShape(c)
+			xp := QParams{0.05, int32(r.IntN(256))}
+			yp := QParams{0.3, int32(r.IntN(256))}
+			if c.act != ActLinear {
+				yp.Zero = 0
+			}
+			xq, xf := randQ(r, xs.Size(), xp)
+			wq, ws, wf := randW(r, c.kh*c.kw*c.cin, c.cin)
+			bias := make([]int32, c.cin)
+			bf := make([]float32, c.cin)
+			for i := range bias {
+				bias[i] = int32(r.IntN(2001) - 1000)
+				bf[i] = float32(float64(bias[i]) * float64(xp.Scale) * float64(ws[i]))
+			}
+			rq := NewRequant(xp.Scale, ws, yp, c.act)
+			got := make([]uint8, ys.Size())
+			DepthwiseInt8Ref(got, ys, xq, xs, xp.Zero, wq, bias, c.kh, c.kw, c.sh, c.sw, c.pad, rq, make([]int32, c.cin))
+			want := make([]float32, ys.Size())
+			DepthwiseConv2DRef(want, ys, xf, xs, wf, bf, c.kh, c.kw, c.sh, c.sw, c.pad, ActLinear, make([]float64, c.cin))
+			checkOut(t, got, want, yp, c.act, int8Tolerance)
+		})
+	}
+}
+
+func TestDenseInt8RefMatchesFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range [][2]int{{1, 1}, {3, 7}, {17, 5}, {33, 31}, {1280, 5}} {
+		in, out := n[0], n[1]
+		xp, yp := QParams{0.02, 7}, QParams{0.1, 100}
+		xq, xf := randQ(r, in, xp)
+		wq, ws, wf := randW(r, in*out, out)
+		bias := make([]int32, out)
+		bf := make([]float32, out)
+		for i := range bias {
+			bias[i] = int32(r.IntN(2001) - 1000)
+			bf[i] = float32(float64(bias[i]) * float64(xp.Scale) * float64(ws[i]))
+		}
+		acc := make([]int32, out)
+		DenseInt8Ref(acc, xq, xp.Zero, wq, bias)
+		got := make([]uint8, out)
+		RequantRef(got, acc, NewRequant(xp.Scale, ws, yp, ActLinear))
+		want := make([]float32, out)
+		DenseRef(want, xf, wf, bf, ActLinear, make([]float64, out))
+		checkOut(t, got, want, yp, ActLinear, int8Tolerance)
+		// Softmax head: dequantized logits, then softmax, vs the float softmax.
+		probs := make([]float32, out)
+		SoftmaxLogits(probs, acc, xp.Scale, ws, make([]float64, out))
+		fp := make([]float32, out)
+		SoftmaxRef(fp, want)
+		for c := range fp {
+			if math.Abs(float64(fp[c]-probs[c])) > 1e-5 {
+				t.Fatalf("%dx%d softmax: %v, want %v", in, out, probs, fp)
+			}
+		}
+	}
+}
+
+func TestAddInt8RefMatchesFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, act := range []Activation{ActLinear, ActReLU, ActReLU6} {
+		ap, bp, yp := QParams{0.03, 120}, QParams{0.07, 3}, QParams{0.05, 90}
+		if act != ActLinear {
+			yp.Zero = 0
+		}
+		aq, af := randQ(r, 301, ap)
+		bq, bf := randQ(r, 301, bp)
+		got := make([]uint8, 301)
+		AddInt8Ref(got, aq, bq, NewAddRescale(ap, bp, yp, act))
+		want := make([]float32, 301)
+		AddRef(want, af, bf)
+		checkOut(t, got, want, yp, act, int8Tolerance)
+	}
+}
+
+func TestConcatInt8Ref(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	yp := QParams{0.05, 10}
+	ps := []QParams{yp, {0.02, 0}, {0.1, 200}}
+	cs := []int{3, 1, 5}
+	pixels := 7
+	var xs [][]uint8
+	var fs [][]float32
+	var rs []*Requant
+	var zs []int32
+	for k, p := range ps {
+		q, f := randQ(r, pixels*cs[k], p)
+		xs, fs = append(xs, q), append(fs, f)
+		zs = append(zs, p.Zero)
+		if p == yp {
+			rs = append(rs, nil)
+		} else {
+			rs = append(rs, &Requant{Mult: []Multiplier{NewMultiplier(float64(p.Scale) / float64(yp.Scale))}, Zero: yp.Zero, Lo: 0, Hi: 255})
+		}
+	}
+	got := make([]uint8, pixels*9)
+	ConcatInt8Ref(got, pixels, xs, cs, rs, zs)
+	want := make([]float32, pixels*9)
+	ConcatRef(want, pixels, fs, cs)
+	checkOut(t, got, want, yp, ActLinear, int8Tolerance)
+}
+
+func TestPoolInt8Ref(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range qcases {
+		for _, isMax := range []bool{true, false} {
+			c.cout = c.cin
+			xs, ys := Shape{c.h, c.w, c.cin}, windowShape(c)
+			p := QParams{0.1, int32(r.IntN(256))}
+			xq, xf := randQ(r, xs.Size(), p)
+			got := make([]uint8, ys.Size())
+			PoolInt8Ref(got, ys, xq, xs, c.kh, c.kw, c.sh, c.sw, c.pad, isMax)
+			want := make([]float32, ys.Size())
+			PoolRef(want, ys, xf, xs, c.kh, c.kw, c.sh, c.sw, c.pad, isMax)
+			tol := 0.5 + 1e-3 // rounded mean
+			if isMax {
+				tol = 1e-3 // exact
+			}
+			checkOut(t, got, want, p, ActLinear, tol)
+		}
+	}
+}
+
+func TestConv1x1Int8MatchesRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{1, 3, 7, 15, 17, 31, 33} {
+		checkConv1x1(t, r, 5, n, 2*n+1)
+	}
+}
+
+func checkConv1x1(t *testing.T, r *rand.Rand, pixels, cin, cout int) {
+	t.Helper()
+	xp := QParams{0.05, int32(r.IntN(256))}
+	yp := QParams{0.2, int32(r.IntN(256))}
+	xq, _ := randQ(r, pixels*cin, xp)
+	wq, ws, _ := randW(r, cin*cout, cout)
+	bias := make([]int32, cout)
+	for i := range bias {
+		bias[i] = int32(r.IntN(20001) - 10000)
+	}
+	rq := NewRequant(xp.Scale, ws, yp, ActReLU6)
+	want := make([]uint8, pixels*cout)
+	Conv2DInt8Ref(want, Shape{1, pixels, cout}, xq, Shape{1, pixels, cin}, xp.Zero, wq, bias, 1, 1, 1, 1, Pad{}, rq, make([]int32, cout))
+	got := make([]uint8, pixels*cout)
+	Conv1x1Int8(got, xq, pixels, cin, cout, xp.Zero, wq, bias, rq, make([]int32, cout))
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%d pixels %d→%d: element %d = %d, Conv2DInt8Ref gives %d", pixels, cin, cout, i, got[i], want[i])
+		}
+	}
+}
+
+func FuzzConv1x1Int8(f *testing.F) {
+	f.Add(uint64(1), uint8(3), uint8(5), uint8(7))
+	f.Add(uint64(2), uint8(33), uint8(1), uint8(1))
+	f.Fuzz(func(t *testing.T, seed uint64, px, cin, cout uint8) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		checkConv1x1(t, r, int(px%16)+1, int(cin%64)+1, int(cout%64)+1)
+	})
+}
+
+func TestNewMultiplier(t *testing.T) {
+	for _, m := range []float64{math.Ldexp(1, -48), 1e-9, 0.000123, 0.5, 0.75, 1, 1.5, 3.999, 1000, math.Ldexp(1, 24)} {
+		q := NewMultiplier(m)
+		if q.S < 1 || q.S > 62 || q.M < 0 || q.M >= 1<<31 {
+			t.Fatalf("%g: %+v out of range", m, q)
+		}
+		got := math.Ldexp(float64(q.M), -int(q.S))
+		if math.Abs(got-m) > m*1e-9 && m > 1e-12 {
+			t.Fatalf("%g: fixed point %g", m, got)
+		}
+		for _, x := range []int64{0, 1, -1, 12345, -12345, 1 << 30, -(1 << 30)} {
+			want := math.Floor(float64(x)*got + 0.5)
+			if a := q.Apply(x); float64(a) != want {
+				t.Fatalf("%g·%d = %d, want %g", m, x, a, want)
+			}
+		}
+	}
+}
+
+func TestExpDet(t *testing.T) {
+	for x := -745.0; x <= 709; x += 0.37 {
+		got, want := ExpDet(x), math.Exp(x)
+		if want > 1e-300 && math.Abs(got-want) > 4e-16*want {
+			t.Fatalf("ExpDet(%g) = %g, math.Exp %g", x, got, want)
+		}
+	}
+	if ExpDet(0) != 1 {
+		t.Fatal("ExpDet(0) != 1")
+	}
+}

@@ -1,0 +1,264 @@
+package quantize
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/veil-ml/veil/pkg/infer"
+)
+
+// DefaultMethod is the calibration method Quantize uses unless told
+// otherwise, chosen by measured fidelity (see doc.go).
+const DefaultMethod = MinMax
+
+// Options tune Quantize. The zero value is usable.
+type Options struct {
+	Method          Method  // activation range calibration; zero value MinMax
+	Percentile      float64 // for Percentile; 0 means 99.99
+	SamplesPerImage int     // values sampled per tensor per image; 0 means 4096
+	Workers         int     // parallel forward passes; 0 means runtime.NumCPU()
+	SQNRImages      int     // images used for per-layer output SQNR; 0 means 4, negative none
+	// Progress, if set, is called as work completes (from one goroutine at a time).
+	Progress func(stage string, done, total int)
+}
+
+func (o *Options) defaults() {
+	if o.Percentile == 0 {
+		o.Percentile = 99.99
+	}
+	if o.SamplesPerImage == 0 {
+		o.SamplesPerImage = 4096
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.SQNRImages == 0 {
+		o.SQNRImages = 4
+	}
+}
+
+// Quantize turns a float Net into an int8 QNet: Fold (BatchNorm, ZeroPad,
+// activations), calibrate activation ranges on calib (preprocessed S×S×3
+// inputs in [0,1], as given to infer.Float.Run), quantize weights per
+// output channel (QuantizePerChannel) and biases to int32, then measure the
+// result against the float net on the same images. net is not modified.
+func Quantize(net *infer.Net, calib [][]float32, opts Options) (*infer.QNet, *Report, error) {
+	opts.defaults()
+	if len(calib) == 0 {
+		return nil, nil, fmt.Errorf("quantize: %s: no calibration images", net.Name)
+	}
+	for i, x := range calib {
+		if len(x) != net.Shapes[0].Size() {
+			return nil, nil, fmt.Errorf("quantize: %s: calibration input %d has %d values, want %d", net.Name, i, len(x), net.Shapes[0].Size())
+		}
+	}
+	folded, err := Fold(net)
+	if err != nil {
+		return nil, nil, err
+	}
+	obs, floatProbs := calibrate(folded, calib, &opts)
+	b := newBuilder(folded, obs, &opts)
+	q, err := b.build()
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := b.evaluate(q, calib, floatProbs)
+	return q, rep, nil
+}
+
+// parallel calls f(worker, i) for i in [0, n) on up to workers goroutines.
+func parallel(n, workers int, f func(worker, i int)) {
+	workers = min(workers, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(w, i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// calibrate runs the folded net on every input, observing every tensor.
+// The result does not depend on scheduling: observations are merged in
+// image order.
+func calibrate(net *infer.Net, calib [][]float32, o *Options) ([]*Observer, [][]float32) {
+	perImage := make([][]*Observer, len(calib))
+	probs := make([][]float32, len(calib))
+	runners := make([]*floatRunner, o.Workers)
+	var mu sync.Mutex
+	done := 0
+	parallel(len(calib), o.Workers, func(w, i int) {
+		if runners[w] == nil {
+			runners[w] = newFloatRunner(net)
+		}
+		r := runners[w]
+		r.run(calib[i])
+		obs := make([]*Observer, len(net.Shapes))
+		for t, v := range r.bufs {
+			if v != nil {
+				obs[t] = NewObserver(o.SamplesPerImage)
+				obs[t].Observe(v, i)
+			}
+		}
+		perImage[i] = obs
+		probs[i] = append([]float32(nil), r.bufs[net.Output]...)
+		mu.Lock()
+		done++
+		if o.Progress != nil {
+			o.Progress("calibrate", done, len(calib))
+		}
+		mu.Unlock()
+	})
+	merged := make([]*Observer, len(net.Shapes))
+	for _, obs := range perImage {
+		for t, ob := range obs {
+			if ob == nil {
+				continue
+			}
+			if merged[t] == nil {
+				merged[t] = NewObserver(o.SamplesPerImage)
+			}
+			merged[t].Merge(ob)
+		}
+	}
+	return merged, probs
+}
+
+// builder maps a folded Net onto a QNet.
+type builder struct {
+	net     *infer.Net
+	obs     []*Observer
+	opts    *Options
+	qp      map[int]infer.QParams // folded tensor -> params
+	first   int                   // first non-affine op
+	qid     map[int]int           // folded tensor -> QNet tensor
+	ftensor []int                 // QNet op -> folded tensor it writes
+	layers  []LayerReport
+}
+
+func newBuilder(net *infer.Net, obs []*Observer, o *Options) *builder {
+	return &builder{net: net, obs: obs, opts: o, qp: map[int]infer.QParams{}, qid: map[int]int{}}
+}
+
+func (b *builder) build() (*infer.QNet, error) {
+	n := b.net
+	q := &infer.QNet{Name: n.Name, InputSize: n.InputSize, Classes: append([]string(nil), n.Classes...)}
+	// Leading affine ops run in float before the input is quantized.
+	in := 0
+	lo, hi := 0.0, 1.0
+	for b.first < len(n.Ops) && n.Ops[b.first].Kind == infer.OpAffine {
+		op := &n.Ops[b.first]
+		q.InputAffine = append(q.InputAffine, infer.Affine{Mul: op.Mul, Add: op.Add})
+		lo, hi = float64(float32(float32(lo)*op.Mul)+op.Add), float64(float32(float32(hi)*op.Mul)+op.Add)
+		lo, hi = min(lo, hi), max(lo, hi)
+		in = op.Out
+		b.first++
+	}
+	b.qp[in] = inputParams(min(lo, 0), max(hi, 0))
+	b.qid[in] = 0
+	q.Tensors = append(q.Tensors, infer.QTensor{Shape: n.Shapes[in], Q: b.qp[in]})
+	ops := n.Ops[b.first:]
+	uses := map[int]int{}
+	producer := map[int]*infer.Op{}
+	for i := range ops {
+		for _, t := range ops[i].In {
+			uses[t]++
+		}
+		producer[ops[i].Out] = &ops[i]
+	}
+	// Activation parameters.
+	for i := range ops {
+		op := &ops[i]
+		switch {
+		case op.Kind == infer.OpAffine:
+			return nil, fmt.Errorf("quantize: %s: op %q: affine after the input", n.Name, op.Name)
+		case op.Kind == infer.OpMaxPool || op.Kind == infer.OpAvgPool:
+			b.qp[op.Out] = b.qp[op.In[0]]
+		case op.Act == infer.ActSoftmax:
+			b.qp[op.Out] = infer.QParams{Scale: 1, Zero: 0}
+		default:
+			lo, hi := b.obs[op.Out].Range(b.opts.Method, b.opts.Percentile)
+			b.qp[op.Out] = paramsFor(lo, hi)
+		}
+		// Concat inputs written only for the concat share its parameters, so
+		// the concat is a copy (TFLite does the same).
+		if op.Kind == infer.OpConcat {
+			for _, t := range op.In {
+				if p := producer[t]; p != nil && uses[t] == 1 && (p.Kind == infer.OpConv2D || p.Kind == infer.OpDepthwise || p.Kind == infer.OpAdd) {
+					b.qp[t] = b.qp[op.Out]
+				}
+			}
+		}
+	}
+	for i := range ops {
+		b.qid[ops[i].Out] = len(q.Tensors)
+		q.Tensors = append(q.Tensors, infer.QTensor{Shape: n.Shapes[ops[i].Out]})
+		b.ftensor = append(b.ftensor, ops[i].Out)
+	}
+	for t, id := range b.qid {
+		q.Tensors[id].Q = b.qp[t]
+	}
+	for i := range ops {
+		op := &ops[i]
+		qo := infer.QOp{Name: op.Name, Out: b.qid[op.Out], KH: op.KH, KW: op.KW, SH: op.SH, SW: op.SW, Pad: op.Pad, Act: op.Act}
+		for _, t := range op.In {
+			id, ok := b.qid[t]
+			if !ok {
+				return nil, fmt.Errorf("quantize: %s: op %q reads tensor %d before it is written", n.Name, op.Name, t)
+			}
+			qo.In = append(qo.In, id)
+		}
+		lr := LayerReport{Name: op.Name, WeightSQNR: DB(math.NaN())}
+		switch op.Kind {
+		case infer.OpConv2D, infer.OpDepthwise, infer.OpDense:
+			qo.Kind = map[infer.OpKind]infer.QOpKind{infer.OpConv2D: infer.QConv, infer.OpDepthwise: infer.QDepthwise, infer.OpDense: infer.QDense}[op.Kind]
+			cout := n.Shapes[op.Out].C
+			var sq float64
+			qo.Weights, qo.WScale, qo.Bias, sq = QuantizeLayer(op.Weights, op.Bias, cout, b.qp[op.In[0]].Scale)
+			lr.WeightSQNR = DB(sq)
+		case infer.OpAdd:
+			qo.Kind = infer.QAdd
+		case infer.OpConcat:
+			qo.Kind = infer.QConcat
+		case infer.OpMaxPool:
+			qo.Kind = infer.QMaxPool
+		case infer.OpAvgPool:
+			qo.Kind = infer.QAvgPool
+		default:
+			return nil, fmt.Errorf("quantize: %s: op %q: %v has no int8 form", n.Name, op.Name, op.Kind)
+		}
+		lr.Kind = qo.Kind.String()
+		lr.Bytes = len(qo.Weights) + 4*len(qo.WScale) + 4*len(qo.Bias)
+		b.layers = append(b.layers, lr)
+		q.Ops = append(q.Ops, qo)
+	}
+	q.Output = b.qid[n.Output]
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	return q, nil
+}
+
+// inputParams quantizes the (known) input range [lo, hi] on 255 steps, or
+// on 254 when 255 would put real 0 between two codes (e.g. [−1, 1]), so
+// that the input is not shifted by half a step.
+func inputParams(lo, hi float64) infer.QParams {
+	p := paramsFor(lo, hi)
+	z := -lo / float64(p.Scale)
+	if math.Abs(z-math.Round(z)) > 1e-3 {
+		s := (hi - lo) / 254
+		p = infer.QParams{Scale: float32(s), Zero: int32(math.Round(-lo / s))}
+	}
+	return p
+}

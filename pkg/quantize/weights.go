@@ -1,0 +1,93 @@
+package quantize
+
+import (
+	"math"
+
+	"github.com/veil-ml/veil/pkg/infer"
+)
+
+// QuantizePerChannel quantizes w symmetrically to int8 with one scale per
+// output channel; channel c holds the elements i with i % cout == c (the
+// last axis of the Keras layouts [kh,kw,in,out], [kh,kw,C,1] and [in,out]):
+//
+//	scale[c] = max|w[.., c]| / 127,  q = round(w / scale[c]) in [−127, 127]
+//
+// A channel of zeros gets scale 1e−9 (any positive scale represents it).
+// It returns the quantized weights, the scales and the SQNR in dB
+// (10·log10 Σw² / Σ(w − q·scale)²; +Inf when exact).
+func QuantizePerChannel(w []float32, cout int) (q []int8, scale []float32, sqnr float64) {
+	return quantizePerChannel(w, cout, nil)
+}
+
+// quantizePerChannel is QuantizePerChannel with a lower bound on each scale.
+func quantizePerChannel(w []float32, cout int, minScale []float64) (q []int8, scale []float32, sqnr float64) {
+	if cout <= 0 || len(w)%cout != 0 {
+		panic("quantize: QuantizePerChannel: weights do not divide into channels")
+	}
+	maxAbs := make([]float64, cout)
+	for i, v := range w {
+		maxAbs[i%cout] = max(maxAbs[i%cout], math.Abs(float64(v)))
+	}
+	scale = make([]float32, cout)
+	for c, m := range maxAbs {
+		s := m / 127
+		if minScale != nil {
+			s = max(s, minScale[c])
+		}
+		scale[c] = float32(s)
+		if scale[c] == 0 {
+			scale[c] = 1e-9
+		}
+	}
+	q = make([]int8, len(w))
+	var sig, noise float64
+	for i, v := range w {
+		s := float64(scale[i%cout])
+		r := min(max(math.Round(float64(v)/s), -127), 127)
+		q[i] = int8(r)
+		d := float64(v) - r*s
+		sig += float64(v) * float64(v)
+		noise += d * d
+	}
+	return q, scale, sqnrDB(sig, noise)
+}
+
+// maxBias bounds |int32 bias| so that accumulations cannot overflow.
+const maxBias = 1 << 26
+
+// QuantizeLayer quantizes a layer's weights per output channel
+// (QuantizePerChannel) and its bias to int32 at scale inScale·wScale[c].
+// A channel whose bias would exceed ±2^26 at that scale (a dead channel:
+// zero weights, nonzero bias) gets a larger weight scale instead.
+func QuantizeLayer(w, b []float32, cout int, inScale float32) (q []int8, wScale []float32, bias []int32, sqnr float64) {
+	minScale := make([]float64, cout)
+	for c, v := range b {
+		minScale[c] = math.Abs(float64(v)) / (float64(inScale) * maxBias)
+	}
+	q, wScale, sqnr = quantizePerChannel(w, cout, minScale)
+	return q, wScale, QuantizeBias(b, inScale, wScale), sqnr
+}
+
+// QuantizeBias returns round(b[c] / (inScale·wScale[c])), saturated to int32.
+func QuantizeBias(b []float32, inScale float32, wScale []float32) []int32 {
+	q := make([]int32, len(b))
+	for c, v := range b {
+		r := math.Round(float64(v) / (float64(inScale) * float64(wScale[c])))
+		q[c] = int32(min(max(r, math.MinInt32), math.MaxInt32))
+	}
+	return q
+}
+
+// paramsFor returns 8-bit asymmetric parameters covering [lo, hi] (lo ≤ 0 ≤ hi).
+func paramsFor(lo, hi float64) infer.QParams {
+	s := (hi - lo) / 255
+	z := math.Round(-lo / s)
+	return infer.QParams{Scale: float32(s), Zero: int32(min(max(z, 0), 255))}
+}
+
+func sqnrDB(sig, noise float64) float64 {
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}

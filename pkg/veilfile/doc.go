@@ -1,0 +1,62 @@
+// Package veilfile reads and writes .veil files: one int8 model (an
+// infer.QNet) with the metadata needed to use it.
+//
+// # Layout
+//
+// A .veil file is a safetensors file (see package safetensors), so standard
+// tools can list and load its tensors:
+//
+//	offset 0   u64 little-endian N, the header length
+//	offset 8   N bytes of JSON, keys sorted, starting with the magic
+//	           {"__metadata__":{"format":"veil","format_version":"1",...
+//	offset 8+N the data buffer, tensors aligned to their element size
+//
+// The first 34 header bytes, `{"__metadata__":{"format":"veil",`, are the
+// magic; "format_version" follows at once. Version 1 is the only one; it
+// changes only when the layout changes.
+//
+// # Metadata (__metadata__, string → string)
+//
+//	format              "veil"
+//	format_version      "1"
+//	veil.architecture   network name, e.g. "mobilenet_v2"
+//	veil.input_size     S, the square input side
+//	veil.preprocessing  how an image becomes the S×S×3 input (Preprocessing)
+//	veil.classes        JSON array of class names, in output order
+//	veil.source         the float model the file was made from
+//	veil.source_sha256  SHA-256 of the source model files
+//	veil.adapters       JSON array of {"path","sha256","weight"}: LoRA adapters merged first
+//	veil.calibration    how activation ranges were calibrated
+//	veil.graph          JSON: ops, tensor shapes, input affine (graphJSON)
+//	veil.sha256         checksum: lowercase hex SHA-256 of the whole file with
+//	                    these 64 characters replaced by '0'
+//
+// # Tensors
+//
+// Per activation tensor t (all tensors, by QNet id):
+//
+//	act.scale  F32 [T]   QParams.Scale
+//	act.zero   I32 [T]   QParams.Zero
+//
+// Per op i with weights (i as three or more digits, e.g. "ops.007"):
+//
+//	ops.<i>.weight        I8  conv [kh,kw,in,out]; depthwise [kh,kw,C,1]; dense [in,out]
+//	ops.<i>.weight_scale  F32 [out]
+//	ops.<i>.bias          I32 [out], at scale in_scale·weight_scale
+//
+// A tensor may instead be stored DEFLATE-compressed (RFC 1951) as
+// "<name>.deflate", dtype U8, shape [compressed bytes]; its real dtype and
+// shape are those listed above. Write compresses the weights by default
+// (int8 weights are not uniformly distributed, so this saves 10–20%);
+// Options.Raw keeps every tensor plain.
+//
+// # Reading untrusted files
+//
+// Read checks, before returning and without trusting any size it reads:
+// the magic, the version, the checksum, the safetensors structure, every
+// tensor's dtype and shape against the op that owns it, decompressed sizes
+// (bounded by the expected size, itself bounded by the op's geometry), and
+// finally infer.QNet.Validate. Every failure is an error saying what and
+// where; Read never panics, and allocates at most a small multiple of the
+// file size plus the declared weights (bounded by MaxWeightBytes).
+package veilfile

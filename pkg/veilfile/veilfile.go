@@ -1,0 +1,515 @@
+package veilfile
+
+import (
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/safetensors"
+)
+
+// Version is the format version Write produces and Read accepts.
+const Version = 1
+
+// Magic is the fixed start of every .veil header, at byte offset 8.
+const Magic = `{"__metadata__":{"format":"veil",`
+
+const versionPrefix = `"format_version":"`
+
+// Preprocessing describes the input the models expect (infer.Preprocess).
+const Preprocessing = "nsfwjs: RGB bytes/255 as float32, then tf.image.resizeBilinear to SxS with alignCorners=true (no crop, aspect ratio not kept) unless already SxS"
+
+// Limits on what Read accepts.
+const (
+	MaxHeaderBytes = 64 << 20
+	MaxTensors     = 1 << 16
+	// MaxInflation bounds the decompressed bytes of a file: at most
+	// MaxInflation times the file size (Write never compresses a tensor
+	// more than this).
+	MaxInflation = 16
+)
+
+const checksumKey = "veil.sha256"
+
+var zeroSum = strings.Repeat("0", 64)
+
+// Meta is the descriptive part of a .veil file.
+type Meta struct {
+	Version       int      // format version (set by Read)
+	Architecture  string   // network name (QNet.Name)
+	InputSize     int      // S (QNet.InputSize)
+	Preprocessing string   // how images become the input
+	Classes       []string // output classes (QNet.Classes)
+	Source        string   // the float model the file was made from
+	SourceSHA256  string   // its hash
+	Adapters      []Adapter
+	Calibration   string // how activation ranges were calibrated
+}
+
+// Adapter records one LoRA adapter merged into the weights before quantization.
+type Adapter struct {
+	Path   string  `json:"path"`
+	SHA256 string  `json:"sha256"`
+	Weight float64 `json:"weight"`
+}
+
+// Options tune Encode.
+type Options struct {
+	Raw bool // store every tensor uncompressed
+}
+
+// FormatError reports a file that is not a valid .veil file.
+type FormatError string
+
+func (e FormatError) Error() string { return "veilfile: " + string(e) }
+
+// ErrNotVeil is wrapped by the error Read returns when the magic is wrong.
+var ErrNotVeil = errors.New("veilfile: not a .veil file (wrong magic)")
+
+// VersionError reports a .veil file of another format version.
+type VersionError struct{ Version string }
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("veilfile: format version %q is not supported (this reader knows version %d)", e.Version, Version)
+}
+
+func formatErr(format string, args ...any) error { return FormatError(fmt.Sprintf(format, args...)) }
+
+// graphJSON is the "veil.graph" metadata entry.
+type graphJSON struct {
+	InputAffine [][2]float32 `json:"input_affine"` // [mul, add] per step
+	Tensors     [][3]int     `json:"tensors"`      // [H, W, C] per tensor id
+	Ops         []opJSON     `json:"ops"`
+	Output      int          `json:"output"`
+}
+
+type opJSON struct {
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	In     []int  `json:"in"`
+	Out    int    `json:"out"`
+	Window [4]int `json:"window"` // kh, kw, sh, sw
+	Pad    [4]int `json:"pad"`    // top, bottom, left, right
+	Act    string `json:"act"`
+}
+
+func opPrefix(i int) string { return fmt.Sprintf("ops.%03d.", i) }
+
+// Write encodes q and m as a .veil file to w.
+func Write(w io.Writer, q *infer.QNet, m *Meta, o Options) error {
+	data, err := Encode(q, m, o)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// Encode returns q and m as a .veil file. q must pass Validate. The
+// fields of m that q defines (architecture, input size, classes) are taken
+// from q.
+func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("veilfile: encode: %w", err)
+	}
+	if m == nil {
+		m = &Meta{}
+	}
+	g := graphJSON{Output: q.Output, InputAffine: [][2]float32{}}
+	for _, a := range q.InputAffine {
+		g.InputAffine = append(g.InputAffine, [2]float32{a.Mul, a.Add})
+	}
+	nt := len(q.Tensors)
+	scale, zero := make([]float32, nt), make([]int32, nt)
+	for i, t := range q.Tensors {
+		g.Tensors = append(g.Tensors, [3]int{t.Shape.H, t.Shape.W, t.Shape.C})
+		scale[i], zero[i] = t.Q.Scale, t.Q.Zero
+	}
+	var tensors []safetensors.Tensor
+	add := func(name string, dt safetensors.DType, shape []int, data []byte) {
+		if !o.Raw && dt != safetensors.F32 {
+			if c := deflate(data); len(c) < len(data) && len(data) <= MaxInflation*len(c) {
+				tensors = append(tensors, safetensors.Tensor{Name: name + ".deflate", DType: safetensors.U8, Shape: []int{len(c)}, Data: c})
+				return
+			}
+		}
+		tensors = append(tensors, safetensors.Tensor{Name: name, DType: dt, Shape: shape, Data: data})
+	}
+	add("act.scale", safetensors.F32, []int{nt}, f32Bytes(scale))
+	add("act.zero", safetensors.I32, []int{nt}, i32Bytes(zero))
+	for i := range q.Ops {
+		op := &q.Ops[i]
+		g.Ops = append(g.Ops, opJSON{Kind: op.Kind.String(), Name: op.Name, In: op.In, Out: op.Out,
+			Window: [4]int{op.KH, op.KW, op.SH, op.SW}, Pad: [4]int{op.Pad.Top, op.Pad.Bottom, op.Pad.Left, op.Pad.Right}, Act: op.Act.String()})
+		if op.Weights == nil {
+			continue
+		}
+		p := opPrefix(i)
+		wb := make([]byte, len(op.Weights))
+		for k, v := range op.Weights {
+			wb[k] = byte(v)
+		}
+		add(p+"weight", safetensors.I8, weightShape(q, op), wb)
+		add(p+"weight_scale", safetensors.F32, []int{len(op.WScale)}, f32Bytes(op.WScale))
+		add(p+"bias", safetensors.I32, []int{len(op.Bias)}, i32Bytes(op.Bias))
+	}
+	graph, err := json.Marshal(g)
+	if err != nil {
+		return nil, fmt.Errorf("veilfile: encode graph: %w", err)
+	}
+	classes, _ := json.Marshal(q.Classes)
+	adapters := m.Adapters
+	if adapters == nil {
+		adapters = []Adapter{}
+	}
+	ad, err := json.Marshal(adapters)
+	if err != nil {
+		return nil, fmt.Errorf("veilfile: encode adapters: %w", err)
+	}
+	pre := m.Preprocessing
+	if pre == "" {
+		pre = Preprocessing
+	}
+	md := map[string]string{
+		"format":             "veil",
+		"format_version":     strconv.Itoa(Version),
+		"veil.architecture":  q.Name,
+		"veil.input_size":    strconv.Itoa(q.InputSize),
+		"veil.preprocessing": pre,
+		"veil.classes":       string(classes),
+		"veil.source":        m.Source,
+		"veil.source_sha256": m.SourceSHA256,
+		"veil.adapters":      string(ad),
+		"veil.calibration":   m.Calibration,
+		"veil.graph":         string(graph),
+		checksumKey:          zeroSum,
+	}
+	data, err := safetensors.Encode(&safetensors.File{Metadata: md, Tensors: tensors})
+	if err != nil {
+		return nil, fmt.Errorf("veilfile: encode: %w", err)
+	}
+	if !bytes.HasPrefix(data[8:], []byte(Magic)) {
+		return nil, errors.New("veilfile: encode: the header does not start with the magic (tensor names must sort after __metadata__)")
+	}
+	pos, err := checksumPos(data, zeroSum)
+	if err != nil {
+		return nil, fmt.Errorf("veilfile: encode: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	copy(data[pos:], hex.EncodeToString(sum[:]))
+	return data, nil
+}
+
+// weightShape is the stored shape of op's weights.
+func weightShape(q *infer.QNet, op *infer.QOp) []int {
+	in, out := q.Tensors[op.In[0]].Shape, q.Tensors[op.Out].Shape
+	switch op.Kind {
+	case infer.QConv:
+		return []int{op.KH, op.KW, in.C, out.C}
+	case infer.QDepthwise:
+		return []int{op.KH, op.KW, out.C, 1}
+	}
+	return []int{in.Size(), out.C}
+}
+
+func deflate(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// checksumPos returns the offset in data of the checksum value sum in the
+// header; the key and value must occur exactly once.
+func checksumPos(data []byte, sum string) (int, error) {
+	n := int(binary.LittleEndian.Uint64(data))
+	hdr := data[8 : 8+n]
+	pat := []byte(`"` + checksumKey + `":"` + sum + `"`)
+	i := bytes.Index(hdr, pat)
+	if i < 0 || bytes.Count(hdr, []byte(`"`+checksumKey+`"`)) != 1 {
+		return 0, FormatError("checksum entry is missing or repeated")
+	}
+	return 8 + i + len(pat) - 1 - 64, nil
+}
+
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func i32Bytes(v []int32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+// Read decodes a .veil file, checking everything (see the package
+// documentation) before returning. The QNet does not alias data.
+func Read(data []byte) (*infer.QNet, *Meta, error) {
+	if err := checkPrefix(data); err != nil {
+		return nil, nil, err
+	}
+	f, err := safetensors.Parse(data, safetensors.Limits{MaxHeaderBytes: MaxHeaderBytes, MaxTensors: MaxTensors})
+	if err != nil {
+		return nil, nil, fmt.Errorf("veilfile: %w", err)
+	}
+	sum := f.Metadata[checksumKey]
+	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return nil, nil, FormatError("checksum entry is not 64 lowercase hex digits")
+	}
+	pos, err := checksumPos(data, sum)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := sha256.New()
+	h.Write(data[:pos])
+	h.Write([]byte(zeroSum))
+	h.Write(data[pos+64:])
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return nil, nil, formatErr("checksum mismatch: the file is corrupted (stored %s…, computed %s…)", sum[:12], got[:12])
+	}
+	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * len(data)}
+	for i := range f.Tensors {
+		r.tensors[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	q, m, err := r.decode()
+	if err != nil {
+		return nil, nil, err
+	}
+	for name := range r.tensors {
+		if !r.used[name] {
+			return nil, nil, formatErr("tensor %q belongs to no op", name)
+		}
+	}
+	if err := q.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("veilfile: %w", err)
+	}
+	return q, m, nil
+}
+
+// checkPrefix checks the magic and the version before anything is parsed.
+func checkPrefix(data []byte) error {
+	if len(data) < 8+len(Magic) || !bytes.Equal(data[8:8+len(Magic)], []byte(Magic)) {
+		return fmt.Errorf("%w: want %q at byte 8", ErrNotVeil, Magic)
+	}
+	rest := data[8+len(Magic):]
+	if !bytes.HasPrefix(rest, []byte(versionPrefix)) {
+		return FormatError("format_version does not follow the magic")
+	}
+	rest = rest[len(versionPrefix):]
+	end := bytes.IndexByte(rest[:min(len(rest), 12)], '"')
+	if end < 0 {
+		return FormatError("format_version is not terminated")
+	}
+	if v := string(rest[:end]); v != strconv.Itoa(Version) {
+		return &VersionError{Version: v}
+	}
+	return nil
+}
+
+type reader struct {
+	f       *safetensors.File
+	tensors map[string]*safetensors.Tensor
+	used    map[string]bool
+	budget  int // bytes left to decompress
+}
+
+func (r *reader) decode() (*infer.QNet, *Meta, error) {
+	md := r.f.Metadata
+	r.used = map[string]bool{}
+	m := &Meta{Version: Version, Architecture: md["veil.architecture"], Preprocessing: md["veil.preprocessing"],
+		Source: md["veil.source"], SourceSHA256: md["veil.source_sha256"], Calibration: md["veil.calibration"]}
+	var err error
+	if m.InputSize, err = strconv.Atoi(md["veil.input_size"]); err != nil || m.InputSize < 1 || m.InputSize > infer.MaxQInputSize {
+		return nil, nil, formatErr("veil.input_size %q is invalid", md["veil.input_size"])
+	}
+	if err := json.Unmarshal([]byte(md["veil.classes"]), &m.Classes); err != nil || len(m.Classes) == 0 || len(m.Classes) > 1024 {
+		return nil, nil, formatErr("veil.classes is not a JSON array of class names")
+	}
+	if err := json.Unmarshal([]byte(md["veil.adapters"]), &m.Adapters); err != nil {
+		return nil, nil, formatErr("veil.adapters: %v", err)
+	}
+	var g graphJSON
+	if err := json.Unmarshal([]byte(md["veil.graph"]), &g); err != nil {
+		return nil, nil, formatErr("veil.graph: %v", err)
+	}
+	if len(g.Tensors) < 2 || len(g.Tensors) > infer.MaxQOps+1 || len(g.Ops) < 1 || len(g.Ops) > infer.MaxQOps || len(g.InputAffine) > 16 {
+		return nil, nil, formatErr("veil.graph: %d tensors, %d ops, %d input affine steps", len(g.Tensors), len(g.Ops), len(g.InputAffine))
+	}
+	q := &infer.QNet{Name: m.Architecture, InputSize: m.InputSize, Classes: m.Classes, Output: g.Output}
+	for _, a := range g.InputAffine {
+		q.InputAffine = append(q.InputAffine, infer.Affine{Mul: a[0], Add: a[1]})
+	}
+	nt := len(g.Tensors)
+	for i, s := range g.Tensors {
+		for _, d := range s {
+			if d < 1 || d > infer.MaxQTensorElems {
+				return nil, nil, formatErr("veil.graph: tensor %d shape %v is invalid", i, s)
+			}
+		}
+		if s[0]*s[1] > infer.MaxQTensorElems || s[0]*s[1]*s[2] > infer.MaxQTensorElems {
+			return nil, nil, formatErr("veil.graph: tensor %d shape %v is too large", i, s)
+		}
+		q.Tensors = append(q.Tensors, infer.QTensor{Shape: infer.Shape{H: s[0], W: s[1], C: s[2]}})
+	}
+	scale, err := r.f32s("act.scale", []int{nt})
+	if err != nil {
+		return nil, nil, err
+	}
+	zero, err := r.i32s("act.zero", []int{nt})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range q.Tensors {
+		q.Tensors[i].Q = infer.QParams{Scale: scale[i], Zero: zero[i]}
+	}
+	for i, o := range g.Ops {
+		op, err := r.decodeOp(q, i, &o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("veilfile: op %d %q: %w", i, o.Name, err)
+		}
+		q.Ops = append(q.Ops, op)
+	}
+	return q, m, nil
+}
+
+func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
+	op := infer.QOp{Name: o.Name, In: o.In, Out: o.Out, KH: o.Window[0], KW: o.Window[1], SH: o.Window[2], SW: o.Window[3],
+		Pad: infer.Pad{Top: o.Pad[0], Bottom: o.Pad[1], Left: o.Pad[2], Right: o.Pad[3]}}
+	var ok bool
+	if op.Kind, ok = infer.ParseQOpKind(o.Kind); !ok {
+		return op, fmt.Errorf("unknown kind %q", o.Kind)
+	}
+	if op.Act, ok = infer.ParseActivation(o.Act); !ok {
+		return op, fmt.Errorf("unknown activation %q", o.Act)
+	}
+	if len(op.In) < 1 || len(op.In) > 64 || op.Out < 1 || op.Out >= len(q.Tensors) {
+		return op, fmt.Errorf("tensor ids %v -> %d are invalid", op.In, op.Out)
+	}
+	for _, t := range op.In {
+		if t < 0 || t >= len(q.Tensors) {
+			return op, fmt.Errorf("input tensor %d is out of range", t)
+		}
+	}
+	if op.Kind != infer.QConv && op.Kind != infer.QDepthwise && op.Kind != infer.QDense {
+		return op, nil
+	}
+	if op.KH < 0 || op.KW < 0 || op.KH > infer.MaxQWindow || op.KW > infer.MaxQWindow {
+		return op, fmt.Errorf("window %dx%d is invalid", op.KH, op.KW)
+	}
+	shape := weightShape(q, &op)
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > infer.MaxQTensorElems/d) {
+			return op, fmt.Errorf("weight shape %v is too large", shape)
+		}
+		n *= d
+	}
+	p := opPrefix(i)
+	w, err := r.raw(p+"weight", safetensors.I8, shape)
+	if err != nil {
+		return op, err
+	}
+	op.Weights = make([]int8, len(w))
+	for k, v := range w {
+		op.Weights[k] = int8(v)
+	}
+	cout := q.Tensors[op.Out].Shape.C
+	if op.WScale, err = r.f32s(p+"weight_scale", []int{cout}); err != nil {
+		return op, err
+	}
+	if op.Bias, err = r.i32s(p+"bias", []int{cout}); err != nil {
+		return op, err
+	}
+	return op, nil
+}
+
+// raw returns the bytes of the named tensor, which must have dtype dt and
+// the given shape, stored plain or deflated.
+func (r *reader) raw(name string, dt safetensors.DType, shape []int) ([]byte, error) {
+	want := dt.Size()
+	for _, d := range shape {
+		want *= d
+	}
+	if t, ok := r.tensors[name]; ok {
+		r.used[name] = true
+		if t.DType != dt || !equalInts(t.Shape, shape) {
+			return nil, formatErr("tensor %q is %s %v, want %s %v", name, t.DType, t.Shape, dt, shape)
+		}
+		return t.Data, nil
+	}
+	t, ok := r.tensors[name+".deflate"]
+	if !ok {
+		return nil, formatErr("tensor %q is missing", name)
+	}
+	r.used[name+".deflate"] = true
+	if t.DType != safetensors.U8 || len(t.Shape) != 1 {
+		return nil, formatErr("tensor %q is %s %v, want U8 [n]", t.Name, t.DType, t.Shape)
+	}
+	if want > r.budget || want > MaxInflation*len(t.Data)+64 {
+		return nil, formatErr("tensor %q would inflate %d bytes to %d", t.Name, len(t.Data), want)
+	}
+	r.budget -= want
+	out := make([]byte, want)
+	zr := flate.NewReader(bytes.NewReader(t.Data))
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, formatErr("tensor %q: inflate: %v", t.Name, err)
+	}
+	var one [1]byte
+	if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
+		return nil, formatErr("tensor %q inflates to more than %s %v", t.Name, dt, shape)
+	}
+	return out, nil
+}
+
+func (r *reader) f32s(name string, shape []int) ([]float32, error) {
+	b, err := r.raw(name, safetensors.F32, shape)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+func (r *reader) i32s(name string, shape []int) ([]int32, error) {
+	b, err := r.raw(name, safetensors.I32, shape)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]int32, len(b)/4)
+	for i := range v {
+		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

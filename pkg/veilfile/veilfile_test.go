@@ -1,0 +1,220 @@
+package veilfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/veil-ml/veil/internal/qtest"
+	"github.com/veil-ml/veil/pkg/infer"
+)
+
+func tinyFile(t testing.TB, raw bool) ([]byte, *infer.QNet) {
+	t.Helper()
+	q := qtest.TinyQNet(1, 12)
+	m := &Meta{Source: "test", SourceSHA256: strings.Repeat("ab", 32), Calibration: "minmax on 4 random inputs",
+		Adapters: []Adapter{{Path: "a.safetensors", SHA256: "00", Weight: 0.5}}}
+	data, err := Encode(q, m, Options{Raw: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, q
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		data, q := tinyFile(t, raw)
+		got, m, err := Read(data)
+		if err != nil {
+			t.Fatalf("raw=%v: %v", raw, err)
+		}
+		if !reflect.DeepEqual(got, q) {
+			t.Fatalf("raw=%v: QNet differs after a round trip", raw)
+		}
+		if m.Version != Version || m.Architecture != "tiny" || m.InputSize != 12 || m.Source != "test" ||
+			len(m.Adapters) != 1 || m.Adapters[0].Weight != 0.5 || !reflect.DeepEqual(m.Classes, q.Classes) || m.Preprocessing != Preprocessing {
+			t.Fatalf("raw=%v: meta %+v", raw, m)
+		}
+		x := qtest.Input(9, 12)
+		a := append([]float32(nil), infer.NewInt8(q).Run(x)...)
+		b := infer.NewInt8(got).Run(x)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("raw=%v: outputs differ: %v vs %v", raw, a, b)
+		}
+	}
+}
+
+func TestEncodeDeterministic(t *testing.T) {
+	a, _ := tinyFile(t, false)
+	b, _ := tinyFile(t, false)
+	if !bytes.Equal(a, b) {
+		t.Fatal("two encodings of the same QNet differ")
+	}
+	if !bytes.HasPrefix(a[8:], []byte(Magic+`"format_version":"1"`)) {
+		t.Fatalf("header starts %q", a[8:60])
+	}
+}
+
+func TestReadTruncated(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	for n := 0; n < len(data); n++ {
+		if _, _, err := Read(data[:n]); err == nil {
+			t.Fatalf("file truncated to %d of %d bytes was accepted", n, len(data))
+		}
+	}
+}
+
+func TestReadBitFlips(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	hdr := 8 + int(binary.LittleEndian.Uint64(data))
+	c := bytes.Clone(data)
+	for i := 0; i < hdr; i++ {
+		for bit := 0; bit < 8; bit++ {
+			c[i] ^= 1 << bit
+			if _, _, err := Read(c); err == nil {
+				t.Fatalf("flipping bit %d of byte %d (header) was accepted", bit, i)
+			}
+			c[i] ^= 1 << bit
+		}
+	}
+	// The data region too, one bit per byte.
+	for i := hdr; i < len(data); i++ {
+		c[i] ^= 0x10
+		if _, _, err := Read(c); err == nil {
+			t.Fatalf("flipping a bit of byte %d (data) was accepted", i)
+		}
+		c[i] ^= 0x10
+	}
+}
+
+func TestReadWrongMagic(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"short", []byte("VEIL")},
+		{"png", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)},
+		{"other format", bytes.Replace(bytes.Clone(data), []byte(`"format":"veil"`), []byte(`"format":"vail"`), 1)},
+	} {
+		_, _, err := Read(tc.data)
+		if !errors.Is(err, ErrNotVeil) {
+			t.Errorf("%s: error %v, want ErrNotVeil", tc.name, err)
+		}
+	}
+}
+
+func TestReadWrongVersion(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	for _, v := range []string{"2", "0", "10"} {
+		c := bytes.Replace(bytes.Clone(data), []byte(`"format_version":"1"`), []byte(`"format_version":"`+v+`"`), 1)
+		_, _, err := Read(c)
+		var ve *VersionError
+		if !errors.As(err, &ve) || ve.Version != v {
+			t.Errorf("version %s: error %v, want a VersionError", v, err)
+		}
+	}
+}
+
+func TestReadChecksum(t *testing.T) {
+	data, _ := tinyFile(t, true)
+	// Flip one weight byte: the checksum must catch it.
+	c := bytes.Clone(data)
+	c[len(c)-1] ^= 1
+	if _, _, err := Read(c); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("error %v, want a checksum mismatch", err)
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	data, _ := tinyFile(f, false)
+	f.Add(data)
+	raw, _ := tinyFile(f, true)
+	f.Add(raw)
+	f.Add(data[:len(data)/2])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, _, err := Read(b)
+		if err != nil {
+			return
+		}
+		// Anything Read accepts must run.
+		infer.NewInt8(q).Run(make([]float32, q.InputSize*q.InputSize*3))
+	})
+}
+
+// restamp rewrites the checksum of a mutated file so that fuzzing reaches
+// the checks behind it.
+func restamp(b []byte) []byte {
+	if len(b) < 8 {
+		return b
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > uint64(len(b)-8) {
+		return b
+	}
+	hdr := b[8 : 8+n]
+	key := []byte(`"` + checksumKey + `":"`)
+	i := bytes.Index(hdr, key)
+	if i < 0 || i+len(key)+64 > len(hdr) {
+		return b
+	}
+	c := bytes.Clone(b)
+	pos := 8 + i + len(key)
+	copy(c[pos:], zeroSum)
+	sum := sha256.Sum256(c)
+	copy(c[pos:], hex.EncodeToString(sum[:]))
+	return c
+}
+
+func FuzzReadRestamped(f *testing.F) {
+	data, _ := tinyFile(f, false)
+	f.Add(data)
+	raw, _ := tinyFile(f, true)
+	f.Add(raw)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, _, err := Read(restamp(b))
+		if err != nil {
+			return
+		}
+		infer.NewInt8(q).Run(make([]float32, q.InputSize*q.InputSize*3))
+	})
+}
+
+func BenchmarkRead(b *testing.B) {
+	data, _ := tinyFile(b, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Read(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReadRandomMutations overwrites random bytes, restamps the checksum so
+// the deeper checks are reached, and requires Read to fail or to return a
+// QNet that runs.
+func TestReadRandomMutations(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	r := rand.New(rand.NewPCG(1, 1))
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for range n {
+		c := bytes.Clone(data)
+		for range 1 + r.IntN(3) {
+			c[8+r.IntN(len(c)-8)] = byte(r.IntN(256))
+		}
+		if q, _, err := Read(restamp(c)); err == nil {
+			infer.NewInt8(q).Run(make([]float32, q.InputSize*q.InputSize*3))
+		}
+	}
+}

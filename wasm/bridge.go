@@ -1,0 +1,379 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"syscall/js"
+
+	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/wasm/internal/modelcache"
+)
+
+// bridge holds the loaded models and the JavaScript methods that reach them.
+type bridge struct {
+	mu     sync.Mutex
+	models map[int]*loadedModel
+	nextID int
+
+	cache modelcache.Cache // Store is nil where there is no IndexedDB
+
+	funcs []js.Func // the methods, released by exit
+	done  chan struct{}
+}
+
+// loadedModel is a model file turned into a classifier.
+type loadedModel struct {
+	*modelFile
+	info js.Value // the info object returned to JavaScript
+}
+
+func newBridge() *bridge {
+	b := &bridge{models: map[int]*loadedModel{}, nextID: 1, done: make(chan struct{})}
+	if s := newIDBModelStore(); s != nil {
+		b.cache.Store = s
+	}
+	return b
+}
+
+// object returns the JavaScript object whose methods are the bridge's API
+// (see the package documentation).
+func (b *bridge) object() js.Value {
+	obj := js.Global().Get("Object").New()
+	for name, fn := range map[string]func(args []js.Value) any{
+		"load":       b.load,
+		"classify":   b.classify,
+		"dispose":    b.dispose,
+		"clearCache": b.clearCache,
+		"exit":       b.exit,
+	} {
+		f := js.FuncOf(func(_ js.Value, args []js.Value) (result any) {
+			// A panic here would kill the module: turn it into a rejection.
+			defer func() {
+				if r := recover(); r != nil {
+					js.Global().Get("console").Call("error", fmt.Sprintf("veil: internal error in %s: %v\n%s", name, r, debug.Stack()))
+					result = rejected(newError(codeInternal, nil, "internal error in %s: %v", name, r))
+				}
+			}()
+			return fn(args)
+		})
+		b.funcs = append(b.funcs, f)
+		obj.Set(name, f)
+	}
+	return obj
+}
+
+// rejected returns a Promise rejected with err.
+func rejected(err error) js.Value {
+	return js.Global().Get("Promise").Call("reject", jsError(err))
+}
+
+func argAt(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// option reads opts[name] if opts is an object.
+func option(opts js.Value, name string) js.Value {
+	if opts.Type() != js.TypeObject {
+		return js.Undefined()
+	}
+	return opts.Get(name)
+}
+
+// load(source, opts): source is a Uint8Array/ArrayBuffer holding a model
+// file, or a URL string to fetch (through the cache unless opts.cache is false).
+func (b *bridge) load(args []js.Value) any {
+	source, opts := argAt(args, 0), argAt(args, 1)
+	returnBytes := option(opts, "returnBytes").Truthy()
+	onProgress := option(opts, "onProgress")
+	progress := func(loaded, total int) {
+		if onProgress.Type() == js.TypeFunction {
+			onProgress.Invoke(loaded, total)
+		}
+	}
+
+	var (
+		fromBytes []byte // copied now: the caller may reuse its buffer
+		url       string
+	)
+	switch source.Type() {
+	case js.TypeString:
+		url = source.String()
+	case js.TypeObject:
+		data, err := bytesFromJS(safe(source))
+		if err != nil {
+			return rejected(newError(codeBadInput, nil, "load: expected a URL or the model file's bytes (Uint8Array, ArrayBuffer), got %s", describe(source)))
+		}
+		fromBytes = data
+	default:
+		return rejected(newError(codeBadInput, nil, "load: expected a URL or the model file's bytes (Uint8Array, ArrayBuffer), got %s", describe(source)))
+	}
+
+	return newPromise(func() (any, error) {
+		var (
+			m    *modelFile
+			data []byte
+			hash string
+			from = "bytes"
+		)
+		if url == "" {
+			var err error
+			if m, err = openModel(fromBytes); err != nil {
+				return nil, err
+			}
+			data, hash = fromBytes, modelcache.Hash(fromBytes)
+			progress(len(data), len(data))
+		} else {
+			c := b.cache // a copy, so Verify can keep the model it parses
+			c.Verify = func(d []byte) error {
+				var err error
+				m, err = openModel(d)
+				return err
+			}
+			onWarning := option(opts, "onWarning")
+			c.Warn = func(err error) {
+				msg := "veil: " + err.Error()
+				if onWarning.Type() == js.TypeFunction {
+					onWarning.Invoke(msg)
+				} else {
+					js.Global().Get("console").Call("warn", msg)
+				}
+			}
+			hashOpt := option(opts, "hash")
+			req := modelcache.Request{
+				URL:     url,
+				NoCache: option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
+				Fetch: func(context.Context) ([]byte, error) {
+					return fetchModel(url, progress)
+				},
+			}
+			if hashOpt.Type() == js.TypeString {
+				req.Hash = hashOpt.String()
+			}
+			res, err := c.Load(context.Background(), req)
+			if err != nil {
+				if errorCode(err) == codeInternal { // a hash mismatch
+					return nil, newError(codeBadModel, err, "load")
+				}
+				return nil, err
+			}
+			data, hash, from = res.Data, res.Hash, res.Source.String()
+			if res.Source == modelcache.FromCache {
+				progress(len(data), len(data))
+			}
+		}
+
+		info := object(
+			"name", m.name,
+			"inputSize", m.classifier.Size,
+			"classes", stringsToJS(m.classifier.Classes),
+			"adapters", m.adapters,
+			"hash", hash,
+			"size", len(data),
+			"format", m.format,
+			"source", url,
+			"cached", from == "cache",
+		)
+		b.mu.Lock()
+		id := b.nextID
+		b.nextID++
+		b.models[id] = &loadedModel{modelFile: m, info: info}
+		b.mu.Unlock()
+
+		result := object("id", id, "info", info)
+		if returnBytes {
+			u8 := js.Global().Get("Uint8Array").New(len(data))
+			js.CopyBytesToJS(u8, data)
+			result.Set("bytes", u8)
+		}
+		return result, nil
+	})
+}
+
+// classify(id, input, topk): input is {bytes} (an encoded image) or
+// {rgba, width, height} (canvas pixels, alpha dropped as nsfwjs does).
+func (b *bridge) classify(args []js.Value) any {
+	id, input, topk := argAt(args, 0), argAt(args, 1), argAt(args, 2)
+	m, err := b.model(id)
+	if err != nil {
+		return rejected(err)
+	}
+	k := 0
+	if topk.Type() == js.TypeNumber {
+		k = topk.Int()
+	}
+
+	if input.Type() != js.TypeObject {
+		return rejected(newError(codeBadInput, nil, "classify: bad input %s", describe(input)))
+	}
+	var work func() ([]float32, error)
+	if bytesV := input.Get("bytes"); !bytesV.IsUndefined() {
+		data, err := bytesFromJS(safe(bytesV))
+		if err != nil {
+			return rejected(newError(codeBadInput, nil, "classify: image bytes must be a Uint8Array or ArrayBuffer, got %s", describe(bytesV)))
+		}
+		work = func() ([]float32, error) {
+			p, err := m.classifier.ClassifyBytes(data)
+			if err != nil {
+				return nil, imageError(err)
+			}
+			return p, nil
+		}
+	} else {
+		rgb, w, h, err := rgbFromRGBA(input, m.classifier)
+		if err != nil {
+			return rejected(err)
+		}
+		work = func() ([]float32, error) {
+			p, err := m.classifier.ClassifyRGB(rgb, w, h)
+			if err != nil {
+				return nil, newError(codeBadInput, err, "classify")
+			}
+			return p, nil
+		}
+	}
+	return newPromise(func() (any, error) {
+		p, err := work()
+		if err != nil {
+			return nil, err
+		}
+		preds := infer.TopK(p, m.classifier.Classes, k)
+		out := make([]any, len(preds))
+		for i, pr := range preds {
+			out[i] = object("className", pr.ClassName, "probability", float64(pr.Probability))
+		}
+		return js.ValueOf(out), nil
+	})
+}
+
+// rgbFromRGBA copies input.rgba (RGBA, 4 bytes a pixel) into Go as RGB,
+// dropping alpha as tf.browser.fromPixels does with canvas pixels.
+func rgbFromRGBA(input js.Value, c *infer.Classifier) ([]uint8, int, int, error) {
+	rgbaV, wV, hV := input.Get("rgba"), input.Get("width"), input.Get("height")
+	if rgbaV.IsUndefined() {
+		return nil, 0, 0, newError(codeBadInput, nil, "classify: input must have bytes, or rgba with width and height")
+	}
+	if wV.Type() != js.TypeNumber || hV.Type() != js.TypeNumber {
+		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba input needs numeric width and height")
+	}
+	w, h := wV.Int(), hV.Int()
+	if w <= 0 || h <= 0 {
+		return nil, 0, 0, newError(codeBadInput, nil, "classify: image is %dx%d", w, h)
+	}
+	lim := c.Limits
+	if int64(w)*int64(h) > lim.MaxPixels || (lim.MaxWidth > 0 && w > lim.MaxWidth) || (lim.MaxHeight > 0 && h > lim.MaxHeight) {
+		return nil, 0, 0, newError(codeBadImage, nil, "image is %dx%d, over the limit of %dx%d and %d pixels", w, h, lim.MaxWidth, lim.MaxHeight, lim.MaxPixels)
+	}
+	rgba, err := bytesFromJS(safe(rgbaV))
+	if err != nil {
+		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba must be a Uint8Array or Uint8ClampedArray, got %s", describe(rgbaV))
+	}
+	if len(rgba) != w*h*4 {
+		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba for %dx%d needs %d bytes, have %d", w, h, w*h*4, len(rgba))
+	}
+	rgb := rgba[:w*h*3] // in place: pixel i is read before it is overwritten
+	for i := 0; i < w*h; i++ {
+		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = rgba[4*i], rgba[4*i+1], rgba[4*i+2]
+	}
+	return rgb, w, h, nil
+}
+
+// model returns the model with the given id.
+func (b *bridge) model(id js.Value) (*loadedModel, error) {
+	if id.Type() != js.TypeNumber {
+		return nil, newError(codeBadInput, nil, "bad model id %s", describe(id))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.models[id.Int()]
+	if !ok {
+		return nil, errDisposed
+	}
+	return m, nil
+}
+
+// dispose(id) forgets a model; calls already running finish.
+func (b *bridge) dispose(args []js.Value) any {
+	id := argAt(args, 0)
+	if id.Type() != js.TypeNumber {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.models[id.Int()]
+	delete(b.models, id.Int())
+	return ok
+}
+
+// clearCache(url?) removes one URL, or every model, from the cache.
+func (b *bridge) clearCache(args []js.Value) any {
+	url := argAt(args, 0)
+	return newPromise(func() (any, error) {
+		var err error
+		if url.Type() == js.TypeString {
+			err = b.cache.Delete(context.Background(), url.String())
+		} else {
+			err = b.cache.Clear(context.Background())
+		}
+		if err != nil {
+			return nil, newError(codeInternal, err, "clearing the model cache")
+		}
+		return js.Undefined(), nil
+	})
+}
+
+// exit disposes every model, releases the methods and ends the program.
+func (b *bridge) exit([]js.Value) any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.funcs == nil {
+		return nil
+	}
+	clear(b.models)
+	for _, f := range b.funcs {
+		f.Release()
+	}
+	b.funcs = nil
+	close(b.done)
+	return nil
+}
+
+// object makes a JavaScript object from key, value pairs, keeping their
+// order (js.ValueOf of a map would not).
+func object(kv ...any) js.Value {
+	o := js.Global().Get("Object").New()
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
+
+func stringsToJS(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// describe names a value's type for error messages.
+func describe(v js.Value) string {
+	switch v.Type() {
+	case js.TypeObject:
+		if c := v.Get("constructor"); c.Type() == js.TypeFunction {
+			if n := c.Get("name"); n.Type() == js.TypeString && n.String() != "" {
+				return n.String()
+			}
+		}
+		return "object"
+	case js.TypeUndefined, js.TypeNull:
+		return v.Type().String()
+	}
+	return v.Type().String()
+}

@@ -1,0 +1,30 @@
+//go:build js && wasm
+
+// Command wasm is veil's WebAssembly module, built by `make wasm` into
+// web/veil.wasm. People use it through web/veil.js (source: wasm/veil.js),
+// whose API is described in wasm/README.md; this file describes the
+// private contract between the two.
+//
+// veil.js starts the module with argv ["veil", NAME]. main puts a bridge
+// object at globalThis[NAME] before its first block, and veil.js takes it
+// from there (and deletes the global). Every bridge method that does work
+// returns a Promise settled from a goroutine; a method never throws and a
+// Go panic becomes a rejected Error. Rejections are Errors whose message
+// starts with "veil: " and whose code property is one of the codes in
+// errors.go.
+//
+//	load(source, opts) -> Promise<{id, info, bytes?}>
+//	    source: Uint8Array (a model file) or string (an absolute URL to fetch).
+//	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
+//	             onWarning(message), returnBytes: bool}
+//	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
+//	classify(id, input, topk) -> Promise<[{className, probability}]>
+//	    input: {bytes: Uint8Array} (an encoded image) or
+//	           {rgba: Uint8Array|Uint8ClampedArray, width, height} (canvas pixels)
+//	dispose(id) -> bool (false if id was not loaded or already disposed)
+//	clearCache(url?) -> Promise<undefined>
+//
+// Model files are read by openModelFile (model.go), the one place that
+// knows their format. Downloaded files are kept in IndexedDB (idbstore.go)
+// through package modelcache, which re-verifies them on every load.
+package main

@@ -1,0 +1,148 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strconv"
+
+	"github.com/hack-pad/safejs"
+)
+
+// maxModelBytes bounds a download: the largest nsfwjs model (InceptionV3)
+// is about 22 MB in int8.
+const maxModelBytes = 256 << 20
+
+// fetchModel downloads url with the page's fetch, calling progress (if not
+// nil) after each chunk with the bytes received so far and the expected
+// total (0 when the server does not say).
+func fetchModel(url string, progress func(loaded, total int)) ([]byte, error) {
+	fail := func(err error, format string, args ...any) error {
+		return newError(codeFetch, err, "cannot download the model from %s: "+format, append([]any{url}, args...)...)
+	}
+	fetch, err := safejs.Global().Get("fetch")
+	if err != nil || fetch.Type() != safejs.TypeFunction {
+		return nil, fail(nil, "this environment has no fetch; pass the model file's bytes instead")
+	}
+	p, err := fetch.Invoke(url)
+	if err != nil {
+		return nil, fail(err, "fetch")
+	}
+	res, err := await(p)
+	if err != nil {
+		return nil, fail(err, "network error")
+	}
+	if ok, _ := get(res, "ok").Bool(); !ok {
+		status, _ := get(res, "status").Int()
+		text, _ := get(res, "statusText").String()
+		return nil, fail(nil, "HTTP %d %s", status, text)
+	}
+	total := 0
+	if h, err := get(res, "headers").Call("get", "content-length"); err == nil && h.Type() == safejs.TypeString {
+		s, _ := h.String()
+		total, _ = strconv.Atoi(s)
+	}
+	if total > maxModelBytes {
+		return nil, fail(nil, "%d bytes is too large for a model file (limit %d)", total, maxModelBytes)
+	}
+
+	body := get(res, "body")
+	if body.IsNull() || body.IsUndefined() { // no streams: one piece, one progress call
+		ab, err := res.Call("arrayBuffer")
+		if err == nil {
+			ab, err = await(ab)
+		}
+		if err != nil {
+			return nil, fail(err, "reading the response")
+		}
+		data, err := bytesFromJS(ab)
+		if err != nil {
+			return nil, fail(err, "reading the response")
+		}
+		if progress != nil {
+			progress(len(data), max(total, len(data)))
+		}
+		return data, nil
+	}
+	reader, err := body.Call("getReader")
+	if err != nil {
+		return nil, fail(err, "reading the response")
+	}
+	data := make([]byte, 0, total)
+	for {
+		p, err := reader.Call("read")
+		if err == nil {
+			p, err = await(p)
+		}
+		if err != nil {
+			return nil, fail(err, "reading the response after %d bytes", len(data))
+		}
+		if done, _ := get(p, "done").Bool(); done {
+			break
+		}
+		chunk := get(p, "value")
+		n, err := chunk.Length()
+		if err != nil {
+			return nil, fail(err, "reading the response")
+		}
+		if len(data)+n > maxModelBytes {
+			reader.Call("cancel")
+			return nil, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
+		}
+		data = append(data, make([]byte, n)...)
+		if _, err := safejs.CopyBytesToGo(data[len(data)-n:], chunk); err != nil {
+			return nil, fail(err, "reading the response")
+		}
+		if progress != nil {
+			// A compressed response can deliver more than Content-Length.
+			progress(len(data), max(total, len(data)))
+		}
+	}
+	return data, nil
+}
+
+// get returns v[p], or undefined if reading it throws.
+func get(v safejs.Value, p string) safejs.Value {
+	r, err := v.Get(p)
+	if err != nil {
+		return safejs.Undefined()
+	}
+	return r
+}
+
+// bytesFromJS copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into Go.
+func bytesFromJS(v safejs.Value) ([]byte, error) {
+	u8, err := toUint8Array(v)
+	if err != nil {
+		return nil, err
+	}
+	n, err := u8.Length()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, n)
+	if _, err := safejs.CopyBytesToGo(data, u8); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// toUint8Array views an ArrayBuffer or any typed array as a Uint8Array
+// without copying.
+func toUint8Array(v safejs.Value) (safejs.Value, error) {
+	u8Class, _ := safejs.Global().Get("Uint8Array")
+	if ok, _ := v.InstanceOf(u8Class); ok {
+		return v, nil
+	}
+	abClass, _ := safejs.Global().Get("ArrayBuffer")
+	if ok, _ := v.InstanceOf(abClass); ok {
+		return u8Class.New(v)
+	}
+	if buf := get(v, "buffer"); !buf.IsUndefined() {
+		if ok, _ := buf.InstanceOf(abClass); ok {
+			off, _ := get(v, "byteOffset").Int()
+			n, _ := get(v, "byteLength").Int()
+			return u8Class.New(buf, off, n)
+		}
+	}
+	return safejs.Undefined(), newError(codeBadInput, nil, "expected bytes (Uint8Array or ArrayBuffer), got %s", v.Type())
+}

@@ -1,0 +1,44 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"bytes"
+
+	"github.com/veil-ml/veil/pkg/infer"
+)
+
+// modelFile is what the bridge needs from a model file.
+type modelFile struct {
+	classifier *infer.Classifier
+	name       string
+	adapters   []any  // LoRA adapters merged into the weights: {path, sha256, weight}
+	format     string // file format and precision, for info
+}
+
+// openModelFile reads a model file; it is the one place that knows the
+// format. Tests (and builds with the veilfake tag) wrap it to also accept
+// fakemodel files.
+var openModelFile = openVeilFile
+
+// openModel reads data with openModelFile, first naming the usual wrong
+// downloads (an HTML error page, a TF.js model.json) so the message helps.
+func openModel(data []byte) (*modelFile, error) {
+	t := bytes.TrimLeft(data[:min(len(data), 64)], " \t\r\n\ufeff")
+	switch {
+	case len(data) == 0:
+		return nil, newError(codeBadModel, nil, "model file is empty (0 bytes)")
+	case bytes.HasPrefix(t, []byte("<")):
+		return nil, newError(codeBadModel, nil, "got HTML or XML, not a model file (wrong URL, or an error page?)")
+	case bytes.HasPrefix(t, []byte("{")):
+		return nil, newError(codeBadModel, nil, "got JSON, not a .veil model file (a TF.js model.json? convert it with tools/quantize)")
+	}
+	m, err := openModelFile(data)
+	if err != nil {
+		if errorCode(err) == codeInternal {
+			return nil, newError(codeBadModel, err, "not a usable model file")
+		}
+		return nil, err
+	}
+	return m, nil
+}

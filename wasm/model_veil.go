@@ -1,0 +1,29 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"strconv"
+
+	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/veilfile"
+)
+
+// openVeilFile reads a .veil file into an int8 classifier, as tools/classify
+// does: veilfile.Read checks the magic, version, checksum and structure.
+func openVeilFile(data []byte) (*modelFile, error) {
+	q, meta, err := veilfile.Read(data)
+	if err != nil {
+		return nil, newError(codeBadModel, err, "not a usable .veil model file")
+	}
+	adapters := make([]any, len(meta.Adapters))
+	for i, a := range meta.Adapters {
+		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
+	}
+	return &modelFile{
+		classifier: infer.NewClassifier(q.InputSize, q.Classes, func() infer.Runner { return infer.NewInt8(q) }),
+		name:       q.Name,
+		adapters:   adapters,
+		format:     "veil v" + strconv.Itoa(meta.Version) + " int8",
+	}, nil
+}

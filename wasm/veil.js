@@ -1,0 +1,579 @@
+// veil.js: private NSFW image classification in the browser and in Node.
+// The API is described in wasm/README.md; it mirrors nsfwjs:
+//
+//   import { load } from './veil.js';
+//   const model = await load('models/mobilenet_v2.veil');
+//   const predictions = await model.classify(img, 5); // [{className, probability}]
+//
+// The engine is veil.wasm (Go, ./wasm), started through Go's wasm_exec.js.
+// In a browser page it runs in a Web Worker, which is this same file started
+// as a module worker with the name WORKER_NAME.
+
+export const version = '0.1.0';
+
+const WORKER_NAME = 'veil-worker';
+const HERE = import.meta.url;
+// Read before wasm_exec.js runs: it defines a stand-in globalThis.process.
+const IS_NODE = typeof globalThis.process?.versions?.node === 'string';
+const IN_WORKER = typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope;
+const DEFAULT_MODEL = './models/mobilenet_v2.veil';
+
+// The IndexedDB layout written by wasm/idbstore.go.
+const IDB_NAME = 'veil';
+const IDB_STORE = 'models';
+
+/** VeilError is the error every veil.js call rejects with; see `code`. */
+export class VeilError extends Error {
+  constructor(message, code = 'VEIL_INTERNAL', options) {
+    super(message, options);
+    this.name = 'VeilError';
+    this.code = code;
+  }
+}
+
+function asVeilError(err, fallbackCode = 'VEIL_INTERNAL') {
+  if (err instanceof VeilError) return err;
+  const message = String(err?.message ?? err);
+  return new VeilError(message.startsWith('veil: ') ? message : `veil: ${message}`, err?.code ?? fallbackCode, { cause: err });
+}
+
+const disposedError = () => new VeilError('veil: model has been disposed', 'VEIL_DISPOSED');
+
+// ---------------------------------------------------------------------------
+// The Go runtime: one veil.wasm instance per JavaScript realm and wasm URL.
+
+let GoClass; // globalThis.Go from our wasm_exec.js
+const goShims = {}; // the globals wasm_exec.js made up (fs, process, path)
+const compiled = new Map(); // wasm URL -> Promise<WebAssembly.Module>
+const runtimes = new Map(); // wasm URL -> Promise<Runtime>
+
+function assetURLs(opts) {
+  return {
+    wasmURL: new URL(opts.wasmURL ?? './veil.wasm', HERE).href,
+    wasmExecURL: new URL(opts.wasmExecURL ?? './wasm_exec.js', HERE).href,
+  };
+}
+
+async function readNodeFile(pathOrURL) {
+  const { readFile } = await import('node:fs/promises');
+  const p = String(pathOrURL);
+  return new Uint8Array(await readFile(p.startsWith('file:') ? new URL(p) : p));
+}
+
+/** compileWasm fetches and compiles veil.wasm once per URL. */
+function compileWasm(wasmURL) {
+  let p = compiled.get(wasmURL);
+  if (!p) {
+    p = (async () => {
+      try {
+        if (IS_NODE && wasmURL.startsWith('file:')) return await WebAssembly.compile(await readNodeFile(wasmURL));
+        const res = await fetch(wasmURL);
+        if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+        if (WebAssembly.compileStreaming && res.headers.get('content-type')?.startsWith('application/wasm')) {
+          return await WebAssembly.compileStreaming(res);
+        }
+        return await WebAssembly.compile(await res.arrayBuffer());
+      } catch (err) {
+        compiled.delete(wasmURL);
+        throw new VeilError(`veil: cannot load ${wasmURL}: ${err.message}`, 'VEIL_FETCH', { cause: err });
+      }
+    })();
+    compiled.set(wasmURL, p);
+  }
+  return p;
+}
+
+/** Runtime is one running veil.wasm and its bridge object (wasm/doc.go). */
+class Runtime {
+  constructor(bridge) {
+    this.bridge = bridge;
+    this.pending = new Set(); // reject functions of calls in flight
+    this.dead = null; // the error calls get once the program has stopped
+  }
+
+  static async start(module, wasmExecURL) {
+    if (!GoClass) {
+      // wasm_exec.js defines globalThis.Go and, where missing, stand-ins for
+      // fs, process and path that Go's runtime reads while it starts. Keep
+      // them aside so the page's globals stay as they were.
+      const names = ['Go', 'fs', 'process', 'path'];
+      const before = Object.fromEntries(names.map((n) => [n, Object.getOwnPropertyDescriptor(globalThis, n)]));
+      await import(wasmExecURL);
+      GoClass = globalThis.Go;
+      for (const n of names) {
+        if (before[n]) Object.defineProperty(globalThis, n, before[n]);
+        else if (n !== 'Go') {
+          goShims[n] = globalThis[n];
+          delete globalThis[n];
+        } else delete globalThis.Go;
+      }
+    }
+    const go = new GoClass();
+    const name = `__veil_${Math.random().toString(36).slice(2)}`;
+    go.argv = ['veil', name];
+    go.env = {};
+    const exit = go.exit?.bind(go);
+    go.exit = (code) => {
+      go.exitCode = code;
+      exit?.(code);
+    };
+    // The runtime's own output (a crash report) goes through the global fs.
+    const write = go.importObject.gojs?.['runtime.wasmWrite'];
+    if (write && goShims.fs) {
+      go.importObject.gojs['runtime.wasmWrite'] = (sp) => withShims(() => write(sp));
+    }
+    const instance = await WebAssembly.instantiate(module, go.importObject);
+    // Go's runtime starts (and main puts the bridge at globalThis[name])
+    // synchronously inside run; its stand-in globals are needed only then.
+    const exited = withShims(() => go.run(instance));
+    const bridge = globalThis[name];
+    delete globalThis[name];
+    if (!bridge) throw new VeilError('veil: veil.wasm did not start', 'VEIL_INTERNAL');
+    const rt = new Runtime(bridge);
+    exited.then(
+      () => rt.stopped(new VeilError(`veil: the WebAssembly module stopped (exit code ${go.exitCode ?? '?'})`, 'VEIL_INTERNAL')),
+      (err) => rt.stopped(asVeilError(err)),
+    );
+    return rt;
+  }
+
+  stopped(err) {
+    this.dead = err;
+    for (const reject of this.pending) reject(err);
+    this.pending.clear();
+  }
+
+  /** call invokes a bridge method; promises are tracked so a crash rejects them. */
+  call(method, ...args) {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.pending.add(reject);
+      const settle = (fn) => (v) => {
+        this.pending.delete(reject);
+        fn(v);
+      };
+      let p;
+      try {
+        p = this.bridge[method](...args);
+      } catch (err) {
+        settle(reject)(asVeilError(err));
+        return;
+      }
+      Promise.resolve(p).then(settle(resolve), (err) => settle(reject)(asVeilError(err)));
+    });
+  }
+}
+
+/** withShims runs fn with wasm_exec.js's stand-in globals in place. */
+function withShims(fn) {
+  const shimmed = Object.keys(goShims).filter((n) => !(n in globalThis));
+  for (const n of shimmed) globalThis[n] = goShims[n];
+  try {
+    return fn();
+  } finally {
+    for (const n of shimmed) delete globalThis[n];
+  }
+}
+
+/** runtimeFor returns this realm's runtime for the given assets, starting it once. */
+function runtimeFor(assets, module) {
+  const key = assets.wasmURL;
+  let p = runtimes.get(key);
+  if (!p) {
+    p = (async () => Runtime.start(module ?? await compileWasm(key), assets.wasmExecURL))();
+    runtimes.set(key, p);
+    p.catch(() => runtimes.get(key) === p && runtimes.delete(key));
+  }
+  return p.then((rt) => {
+    if (!rt.dead) return rt;
+    if (runtimes.get(key) === p) runtimes.delete(key); // stopped: start a new one
+    return runtimeFor(assets, module);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Backends: the same four operations inline or in a worker.
+
+class InlineBackend {
+  constructor(rt) {
+    this.rt = rt;
+    this.inflight = 0;
+  }
+
+  load(source, opts) {
+    return this.rt.call('load', source, opts);
+  }
+
+  classify(id, payload, topk) {
+    return this.rt.call('classify', id, payload, topk);
+  }
+
+  dispose(id) {
+    if (!this.rt.dead) this.rt.bridge.dispose(id);
+  }
+}
+
+/** WorkerBackend runs a runtime in a dedicated module worker. */
+class WorkerBackend {
+  constructor(assets, module) {
+    this.inflight = 0;
+    this.nextCall = 1;
+    this.calls = new Map(); // call id -> {resolve, reject, onProgress, onWarning}
+    this.closing = false;
+    this.dead = null;
+    this.worker = newVeilWorker();
+    this.worker.onmessage = (e) => this.receive(e.data);
+    this.worker.onerror = (e) => {
+      e.preventDefault?.();
+      this.fail(new VeilError(`veil: the worker failed: ${e.message || 'could not start (is veil.js served with a JavaScript MIME type, and allowed by worker-src?)'}`, 'VEIL_INTERNAL'));
+    };
+    this.worker.onmessageerror = () => this.fail(new VeilError('veil: a message from the worker could not be read', 'VEIL_INTERNAL'));
+    this.ready = this.request('init', [{ ...assets, module }]);
+  }
+
+  fail(err) {
+    this.dead = err;
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+    this.worker.terminate();
+  }
+
+  request(op, args, transfer = [], hooks = {}) {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      const call = this.nextCall++;
+      this.calls.set(call, { resolve, reject, ...hooks });
+      try {
+        this.worker.postMessage({ call, op, args }, transfer);
+      } catch (err) {
+        this.calls.delete(call);
+        reject(new VeilError(`veil: cannot send the input to the worker: ${err.message}`, 'VEIL_BAD_INPUT', { cause: err }));
+      }
+    });
+  }
+
+  receive(msg) {
+    const c = this.calls.get(msg.call);
+    if (!c) return;
+    if (msg.progress) return void c.onProgress?.(...msg.progress);
+    if (msg.warning) return void (c.onWarning ? c.onWarning(msg.warning) : console.warn(msg.warning));
+    this.calls.delete(msg.call);
+    if (msg.ok) c.resolve(msg.value);
+    else c.reject(new VeilError(msg.error.message, msg.error.code));
+    this.maybeTerminate();
+  }
+
+  async load(source, opts) {
+    await this.ready;
+    const { onProgress, onWarning, ...rest } = opts;
+    const transfer = source instanceof Uint8Array && source.byteOffset === 0 && source.byteLength === source.buffer.byteLength ? [source.buffer] : [];
+    return this.request('load', [source, rest], transfer, { onProgress, onWarning });
+  }
+
+  classify(id, payload, topk, transfer) {
+    return this.request('classify', [id, payload, topk], transfer);
+  }
+
+  dispose(id) {
+    this.closing = true;
+    if (!this.dead) this.request('dispose', [id]).catch(() => {});
+    this.maybeTerminate();
+  }
+
+  maybeTerminate() {
+    if (this.closing && this.calls.size === 0 && !this.dead) {
+      this.dead = disposedError();
+      this.worker.terminate();
+    }
+  }
+}
+
+function newVeilWorker() {
+  const opts = { type: 'module', name: WORKER_NAME };
+  const here = new URL(HERE);
+  if (globalThis.location && here.origin !== globalThis.location.origin) {
+    // A worker must be same-origin: start one that imports veil.js from its host.
+    const src = `import ${JSON.stringify(HERE)};`;
+    return new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), opts);
+  }
+  return new Worker(HERE, opts);
+}
+
+/** serveWorker answers WorkerBackend's requests inside the worker. */
+function serveWorker() {
+  let runtime = null; // Promise<Runtime>
+  globalThis.onmessage = async (e) => {
+    const { call, op, args } = e.data;
+    const post = (msg, transfer = []) => globalThis.postMessage({ call, ...msg }, transfer);
+    try {
+      if (op === 'init') {
+        const [{ module, ...assets }] = args;
+        runtime = runtimeFor(assets, module);
+        await runtime;
+        return post({ ok: true });
+      }
+      const rt = await runtime;
+      if (op === 'load') {
+        const [source, opts] = args;
+        const res = await rt.call('load', source, {
+          ...opts,
+          onProgress: (loaded, total) => post({ progress: [loaded, total] }),
+          onWarning: (message) => post({ warning: message }),
+        });
+        return post({ ok: true, value: res }, res.bytes ? [res.bytes.buffer] : []);
+      }
+      if (op === 'classify') return post({ ok: true, value: await rt.call('classify', ...args) });
+      if (op === 'dispose') return post({ ok: true, value: rt.bridge.dispose(args[0]) });
+      throw new VeilError(`veil: unknown worker request ${op}`);
+    } catch (err) {
+      const ve = asVeilError(err);
+      post({ ok: false, error: { message: ve.message, code: ve.code } });
+    }
+  };
+}
+
+if (IN_WORKER && globalThis.name === WORKER_NAME) serveWorker();
+
+// ---------------------------------------------------------------------------
+// Inputs: everything becomes {bytes} (encoded image) or {rgba, width, height}.
+
+const isBlob = (x) => typeof Blob !== 'undefined' && x instanceof Blob;
+const has = (name) => typeof globalThis[name] === 'function';
+const isA = (x, name) => has(name) && x instanceof globalThis[name];
+
+function bytesView(x) {
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  return null;
+}
+
+function describe(x) {
+  if (x === null) return 'null';
+  if (typeof x !== 'object' && typeof x !== 'function') return typeof x;
+  return x.constructor?.name || 'object';
+}
+
+/**
+ * toPayload turns a classify input into what the engine reads. `owned` says
+ * whether to copy caller-owned bytes so they can be transferred to a worker.
+ */
+async function toPayload(input, forWorker) {
+  const view = bytesView(input);
+  if (view) {
+    if (!forWorker) return { payload: { bytes: view }, transfer: [] };
+    const copy = view.slice(); // transfer our copy, never the caller's buffer
+    return { payload: { bytes: copy }, transfer: [copy.buffer] };
+  }
+  if (isBlob(input)) {
+    const bytes = new Uint8Array(await input.arrayBuffer());
+    return { payload: { bytes }, transfer: [bytes.buffer] };
+  }
+  if (isA(input, 'ImageData') || (input && typeof input === 'object' && bytesView(input.data) && Number.isInteger(input.width) && Number.isInteger(input.height) && !isDrawable(input))) {
+    const rgba = bytesView(input.data);
+    return { payload: { rgba, width: input.width, height: input.height }, transfer: [] };
+  }
+  if (isDrawable(input)) {
+    const { data, width, height } = await drawnPixels(input);
+    return { payload: { rgba: data, width, height }, transfer: [data.buffer] };
+  }
+  throw new VeilError(`veil: cannot classify a ${describe(input)}: pass an image, canvas, ImageBitmap, ImageData, Blob, or encoded image bytes`, 'VEIL_BAD_INPUT');
+}
+
+function isDrawable(x) {
+  return ['HTMLImageElement', 'SVGImageElement', 'HTMLCanvasElement', 'HTMLVideoElement', 'OffscreenCanvas', 'ImageBitmap', 'VideoFrame']
+    .some((name) => isA(x, name));
+}
+
+/** drawnPixels draws a drawable on a canvas of its own size and reads RGBA back. */
+async function drawnPixels(src) {
+  let w, h;
+  if (isA(src, 'HTMLImageElement')) {
+    if (!src.complete || src.naturalWidth === 0) {
+      try {
+        await src.decode();
+      } catch (err) {
+        throw new VeilError(`veil: the image ${src.currentSrc || src.src || ''} could not be loaded or decoded`, 'VEIL_BAD_IMAGE', { cause: err });
+      }
+    }
+    [w, h] = [src.naturalWidth, src.naturalHeight];
+  } else if (isA(src, 'HTMLVideoElement')) {
+    [w, h] = [src.videoWidth, src.videoHeight];
+  } else if (isA(src, 'VideoFrame')) {
+    [w, h] = [src.displayWidth, src.displayHeight];
+  } else if (isA(src, 'SVGImageElement')) {
+    [w, h] = [src.width.baseVal.value, src.height.baseVal.value];
+  } else {
+    [w, h] = [src.width, src.height];
+  }
+  w = Math.round(w);
+  h = Math.round(h);
+  if (!(w > 0 && h > 0)) throw new VeilError(`veil: the ${describe(src)} is ${w}x${h}: nothing to classify`, 'VEIL_BAD_IMAGE');
+  const canvas = has('OffscreenCanvas') ? new OffscreenCanvas(w, h) : Object.assign(document.createElement('canvas'), { width: w, height: h });
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new VeilError('veil: cannot get a 2D canvas to read the image', 'VEIL_INTERNAL');
+  ctx.drawImage(src, 0, 0, w, h);
+  try {
+    return ctx.getImageData(0, 0, w, h);
+  } catch (err) {
+    if (err?.name === 'SecurityError') {
+      throw new VeilError('veil: cannot read the pixels of a cross-origin image (serve it with CORS and set crossOrigin="anonymous", or pass its bytes)', 'VEIL_BAD_INPUT', { cause: err });
+    }
+    throw asVeilError(err);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The public API.
+
+/** Model is a loaded model; see wasm/README.md. */
+class Model {
+  #slots; // [{backend, id}]
+  #disposed = false;
+  #inflight = 0;
+
+  constructor(slots, info) {
+    this.#slots = slots;
+    this.info = Object.freeze({ ...info, classes: Object.freeze([...info.classes]), adapters: Object.freeze([...info.adapters]) });
+  }
+
+  /** classify returns the topk most probable classes for one image. */
+  async classify(input, topk = 5) {
+    if (this.#disposed) throw disposedError();
+    const slot = this.#pick();
+    const forWorker = slot.backend instanceof WorkerBackend;
+    slot.backend.inflight++;
+    this.#inflight++;
+    try {
+      const { payload, transfer } = await toPayload(input, forWorker);
+      return await slot.backend.classify(slot.id, payload, Number(topk) || 0, transfer);
+    } finally {
+      slot.backend.inflight--;
+      if (--this.#inflight === 0 && this.#disposed) this.#release();
+    }
+  }
+
+  /** classifyBatch classifies each input, spread over the workers; results are in input order. */
+  async classifyBatch(inputs, topk = 5) {
+    if (this.#disposed) throw disposedError();
+    const list = Array.from(inputs ?? []);
+    const results = new Array(list.length);
+    let next = 0;
+    let failed = null;
+    // A bounded number in flight: decoded canvases are large.
+    const lanes = Math.min(list.length, this.#slots.length * 2);
+    await Promise.all(Array.from({ length: lanes }, async () => {
+      while (!failed && next < list.length) {
+        const i = next++;
+        try {
+          results[i] = await this.classify(list[i], topk);
+        } catch (err) {
+          const ve = asVeilError(err);
+          failed ??= new VeilError(ve.message.replace(/^veil: /, `veil: input ${i}: `), ve.code, { cause: err });
+        }
+      }
+    }));
+    if (failed) throw failed;
+    return results;
+  }
+
+  /** dispose frees the model (and its workers) once the calls already made have finished; later calls reject. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#inflight === 0) this.#release();
+  }
+
+  #release() {
+    for (const { backend, id } of this.#slots) backend.dispose(id);
+    this.#slots = [];
+  }
+
+  #pick() {
+    let best = this.#slots[0];
+    for (const s of this.#slots) if (s.backend.inflight < best.backend.inflight) best = s;
+    return best;
+  }
+}
+
+/** load reads a model file (URL or bytes) and returns a Model. */
+export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) {
+  if (options === null || typeof options !== 'object') throw new VeilError('veil: load options must be an object', 'VEIL_BAD_INPUT');
+  const assets = assetURLs(options);
+  const useWorker = options.worker ?? (!IS_NODE && !IN_WORKER && has('Worker'));
+  const nWorkers = Math.max(1, Math.floor(options.workers ?? 1));
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new VeilError('veil: onProgress must be a function', 'VEIL_BAD_INPUT');
+  const goOpts = {
+    cache: options.cache !== false,
+    onProgress: options.onProgress,
+    onWarning: options.onWarning,
+  };
+  if (options.hash !== undefined) goOpts.hash = String(options.hash);
+
+  // The engine gets an absolute URL or the file's bytes.
+  let src;
+  if (typeof source === 'string' || source instanceof URL) {
+    const s = String(source);
+    if (IS_NODE && !/^https?:/i.test(s)) {
+      try {
+        src = await readNodeFile(s);
+      } catch (err) {
+        throw new VeilError(`veil: cannot read the model file ${s}: ${err.message}`, 'VEIL_FETCH', { cause: err });
+      }
+    } else {
+      src = new URL(s, globalThis.document?.baseURI ?? globalThis.location?.href ?? HERE).href;
+    }
+  } else if (isBlob(source)) {
+    src = new Uint8Array(await source.arrayBuffer());
+  } else if (bytesView(source)) {
+    src = bytesView(source).slice(); // ours to transfer; the caller may reuse theirs
+  } else {
+    throw new VeilError(`veil: load needs a model URL or the model file's bytes, got ${describe(source)}`, 'VEIL_BAD_INPUT');
+  }
+
+  if (!useWorker) {
+    const rt = await runtimeFor(assets);
+    const backend = new InlineBackend(rt);
+    const res = await backend.load(src, goOpts);
+    return new Model([{ backend, id: res.id }], res.info);
+  }
+
+  if (!has('Worker')) throw new VeilError('veil: this environment has no Web Workers; load with {worker: false}', 'VEIL_BAD_INPUT');
+  const module = await compileWasm(assets.wasmURL); // once, shared by the workers
+  const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
+  try {
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1 });
+    const slots = [{ backend: backends[0], id: first.id }];
+    const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
+    rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
+    return new Model(slots, first.info);
+  } catch (err) {
+    for (const b of backends) b.fail(disposedError());
+    throw asVeilError(err);
+  }
+}
+
+/** clearCache removes one model URL, or every model, from the IndexedDB cache. */
+export async function clearCache(url) {
+  if (!globalThis.indexedDB) return;
+  const key = url === undefined ? undefined : new URL(String(url), globalThis.document?.baseURI ?? globalThis.location?.href ?? HERE).href;
+  const db = await new Promise((resolve, reject) => {
+    const req = indexedDB.open(IDB_NAME, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(IDB_STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(IDB_STORE, 'readwrite');
+      const store = tx.objectStore(IDB_STORE);
+      if (key === undefined) store.clear();
+      else store.delete(key);
+      tx.oncomplete = resolve;
+      tx.onerror = tx.onabort = () => reject(tx.error);
+    });
+  } catch (err) {
+    throw asVeilError(err);
+  } finally {
+    db.close();
+  }
+}
