@@ -124,8 +124,7 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     page = await browser.context.newPage();
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.goto(`${server.url.replace(/\/$/, '')}/blank.html`);
-    const classify = process.env.VEIL_CLASSIFY_BIN ?? tools.classify;
-    expected = await expectedProbabilities(classify, site.models, MODEL, files.images);
+    expected = await expectedProbabilities(tools.classify, site.models, MODEL, files.images);
   });
 
   after(async () => {

@@ -21,7 +21,7 @@ func openVeilFile(data []byte) (*modelFile, error) {
 		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
 	}
 	return &modelFile{
-		classifier: infer.NewClassifier(q.InputSize, q.Classes, func() infer.Runner { return infer.NewInt8(q) }),
+		classifier: infer.NewInt8Classifier(q),
 		name:       q.Name,
 		adapters:   adapters,
 		format:     "veil v" + strconv.Itoa(meta.Version) + " int8",

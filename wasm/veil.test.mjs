@@ -271,8 +271,8 @@ describe('veil.js with the real models', { skip: skipReal }, () => {
   let classifyBin;
   before(async () => {
     assert.ok(realModels.length > 0, `VEIL_REQUIRE_MODELS=1 but no .veil models in ${MODELS}`);
-    classifyBin = process.env.VEIL_CLASSIFY_BIN ?? path.join(WORK, 'classify');
-    if (!process.env.VEIL_CLASSIFY_BIN) await run('go', ['build', '-o', classifyBin, './tools/classify'], {
+    classifyBin = path.join(WORK, 'classify');
+    await run('go', ['build', '-o', classifyBin, './tools/classify'], {
       cwd: ROOT, env: { ...process.env, GOOS: '', GOARCH: '' },
     });
   });

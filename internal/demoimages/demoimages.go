@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/veil-ml/veil/internal/testimages"
 	"github.com/veil-ml/veil/pkg/infer/decode"
 )
 
@@ -83,20 +84,9 @@ func to8(v float64) uint8 {
 
 func rng(seed uint64, salt uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, salt)) }
 
-// mix64 is the SplitMix64 finaliser.
-func mix64(z uint64) uint64 {
-	z ^= z >> 30
-	z *= 0xbf58476d1ce4e5b9
-	z ^= z >> 27
-	z *= 0x94d049bb133111eb
-	z ^= z >> 31
-	return z
-}
-
 // lattice is a hashed value in [0, 1) at integer point (x, y).
 func lattice(seed uint64, x, y int) float64 {
-	k := uint64(uint32(x))<<32 | uint64(uint32(y))
-	return float64(mix64(mix64(seed*0x9e3779b97f4a7c15)^k)>>11) / (1 << 53)
+	return float64(testimages.Hash2(seed, x, y)>>11) / (1 << 53)
 }
 
 // noise is smooth value noise in [0, 1) with lattice spacing cell pixels.

@@ -23,5 +23,5 @@ func LoadClassifier(nameOrPath string) (*infer.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", p, err)
 	}
-	return infer.NewClassifier(q.InputSize, q.Classes, func() infer.Runner { return infer.NewInt8(q) }), nil
+	return infer.NewInt8Classifier(q), nil
 }

@@ -23,7 +23,10 @@ func mix64(z uint64) uint64 {
 	return z
 }
 
-// hash2 hashes a seed and a lattice point to 64 well-mixed bits.
+// Hash2 hashes a seed and a lattice point to 64 well-mixed bits: the
+// platform-independent noise source of every generated image in veil.
+func Hash2(seed uint64, x, y int) uint64 { return hash2(seed, x, y) }
+
 func hash2(seed uint64, x, y int) uint64 {
 	k := (uint64(uint32(x)) << 32) | uint64(uint32(y))
 	return mix64(mix64(seed*0x9e3779b97f4a7c15) ^ k)

@@ -1,8 +1,8 @@
 package infer
 
 import (
-	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/veil-ml/veil/pkg/infer/tfjs"
 )
@@ -58,22 +58,10 @@ func (b *builder) weight(name string, shape ...int) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("weight %q is missing", name)
 	}
-	if len(shape) > 0 && !equalInts(t.Shape, shape) {
+	if len(shape) > 0 && !slices.Equal(t.Shape, shape) {
 		return nil, fmt.Errorf("weight %q has shape %v, want %v", name, t.Shape, shape)
 	}
 	return t.Data, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // windowOut computes the output shape and padding of a conv or pool window.
@@ -92,5 +80,3 @@ func windowOut(in Shape, kh, kw, sh, sw int, same bool, c int) (Shape, Pad, erro
 	}
 	return out, p, nil
 }
-
-func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -392,7 +393,7 @@ func (g *graphBuilder) inputSize(n *tfjs.Node) int {
 			} `json:"dim"`
 		} `json:"shape"`
 	}
-	if raw, ok := n.Attr["shape"]; !ok || jsonUnmarshal(raw, &s) != nil {
+	if raw, ok := n.Attr["shape"]; !ok || json.Unmarshal(raw, &s) != nil {
 		return 0
 	}
 	d := s.Shape.Dim

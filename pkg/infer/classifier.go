@@ -48,6 +48,11 @@ func NewFloatClassifier(net *Net) *Classifier {
 	return NewClassifier(net.InputSize, net.Classes, func() Runner { return NewFloat(net) })
 }
 
+// NewInt8Classifier classifies with the int8 engine.
+func NewInt8Classifier(q *QNet) *Classifier {
+	return NewClassifier(q.InputSize, q.Classes, func() Runner { return NewInt8(q) })
+}
+
 func (c *Classifier) get() *slot {
 	if s, ok := c.pool.Get().(*slot); ok {
 		return s

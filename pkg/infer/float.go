@@ -13,44 +13,17 @@ type Float struct {
 
 // NewFloat plans the buffers of net.
 func NewFloat(net *Net) *Float {
-	f := &Float{net: net, bufs: make([][]float32, len(net.Shapes))}
-	// lastUse[t] is the index of the last op reading tensor t.
-	lastUse := make([]int, len(net.Shapes))
-	for i := range lastUse {
-		lastUse[i] = -1
+	sizes := make([]int, len(net.Shapes))
+	for t, sh := range net.Shapes {
+		sizes[t] = sh.Size()
 	}
-	for i, op := range net.Ops {
-		for _, t := range op.In {
-			lastUse[t] = i
-		}
-	}
-	lastUse[net.Output] = len(net.Ops)
-	var free [][]float32
-	take := func(n int) []float32 {
-		best := -1
-		for i, b := range free {
-			if cap(b) >= n && (best < 0 || cap(b) < cap(free[best])) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return make([]float32, n)
-		}
-		b := free[best]
-		free = append(free[:best], free[best+1:]...)
-		return b[:n]
-	}
-	f.bufs[0] = make([]float32, net.Shapes[0].Size())
+	f := &Float{net: net}
+	f.bufs = planBuffers[float32](sizes, len(net.Ops), func(i int) ([]int, int, bool) {
+		return net.Ops[i].In, net.Ops[i].Out, true
+	})
 	maxC := 0
-	for i, op := range net.Ops {
-		f.bufs[op.Out] = take(net.Shapes[op.Out].Size())
-		maxC = max(maxC, net.Shapes[op.Out].C)
-		for _, t := range op.In {
-			if lastUse[t] == i && t != 0 {
-				free = append(free, f.bufs[t])
-				lastUse[t] = -2 // released
-			}
-		}
+	for _, sh := range net.Shapes {
+		maxC = max(maxC, sh.C)
 	}
 	f.acc = make([]float64, maxC)
 	return f
@@ -73,10 +46,6 @@ func (f *Float) Run(input []float32) []float32 {
 	}
 	return f.bufs[n.Output]
 }
-
-// Tensor returns the current value of tensor t (valid until its buffer is
-// reused by a later op of the same Run).
-func (f *Float) Tensor(t int) []float32 { return f.bufs[t] }
 
 func (f *Float) runOp(op *Op) {
 	n := f.net

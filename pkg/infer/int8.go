@@ -32,47 +32,18 @@ func NewInt8(q *QNet) *Int8 {
 	if err := q.Validate(); err != nil {
 		panic("infer: NewInt8: " + err.Error())
 	}
-	e := &Int8{q: q, bufs: make([][]uint8, len(q.Tensors)), plans: make([]qplan, len(q.Ops))}
-	lastUse := make([]int, len(q.Tensors))
-	for i := range lastUse {
-		lastUse[i] = -1
-	}
-	for i, op := range q.Ops {
-		for _, t := range op.In {
-			lastUse[t] = i
-		}
-	}
-	var free [][]uint8
-	take := func(n int) []uint8 {
-		best := -1
-		for i, b := range free {
-			if cap(b) >= n && (best < 0 || cap(b) < cap(free[best])) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return make([]uint8, n)
-		}
-		b := free[best]
-		free = append(free[:best], free[best+1:]...)
-		return b[:n]
-	}
-	e.bufs[0] = make([]uint8, q.Tensors[0].Shape.Size())
+	sizes := make([]int, len(q.Tensors))
 	maxC := 0
-	for i := range q.Ops {
-		op := &q.Ops[i]
-		ys := q.Tensors[op.Out].Shape
-		if op.Kind != QDense || op.Act != ActSoftmax {
-			e.bufs[op.Out] = take(ys.Size())
-		}
-		maxC = max(maxC, ys.C)
-		for _, t := range op.In {
-			if lastUse[t] == i && t != 0 {
-				free = append(free, e.bufs[t])
-				lastUse[t] = -2
-			}
-		}
+	for t, tq := range q.Tensors {
+		sizes[t] = tq.Shape.Size()
+		maxC = max(maxC, tq.Shape.C)
 	}
+	e := &Int8{q: q, plans: make([]qplan, len(q.Ops))}
+	// A softmax dense writes the float probabilities, not a uint8 tensor.
+	e.bufs = planBuffers[uint8](sizes, len(q.Ops), func(i int) ([]int, int, bool) {
+		op := &q.Ops[i]
+		return op.In, op.Out, op.Kind != QDense || op.Act != ActSoftmax
+	})
 	e.acc = make([]int32, maxC)
 	for i := range q.Ops {
 		e.plan(i)

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"math"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/veil-ml/veil/internal/testimages"
@@ -14,20 +15,34 @@ import (
 
 var acceptance = flag.Bool("acceptance", false, "fail when a models/*.veil misses the issue-3 acceptance thresholds against nsfwjs")
 
-// Issue 3 acceptance thresholds against nsfwjs on the conformance images.
-const (
-	minTop1    = 0.99
-	maxMeanAbs = 0.01
-	maxMaxAbs  = 0.05
-)
+// fidelity bounds agreement with nsfwjs on the conformance images.
+type fidelity struct{ top1, mean, max float64 }
+
+// target is issue 3's acceptance level, enforced with -acceptance.
+var target = fidelity{top1: 0.99, mean: 0.01, max: 0.05}
+
+// floor is what each model reached when last measured (2026-11-25: top-1
+// 92.0% / 98.0% / 96.0%, mean 0.0251 / 0.0082 / 0.0100, max 0.555 / 0.109 /
+// 0.153; InceptionV3 on the every-5th subset: 100% / 0.0136 / 0.122), with a
+// small margin: always enforced, so a quantizer change that
+// makes things worse fails. Tighten it as fidelity improves.
+var floor = map[string]fidelity{
+	"mobilenet_v2":     {top1: 0.90, mean: 0.030, max: 0.60},
+	"mobilenet_v2_mid": {top1: 0.96, mean: 0.010, max: 0.15},
+	"inception_v3":     {top1: 0.90, mean: 0.016, max: 0.20},
+}
 
 // TestAgainstGolden runs each models/NAME.veil on the conformance images
 // (internal/testimages) and compares with the real nsfwjs outputs in
-// testdata/golden/NAME.json. It logs the figures; with -acceptance it also
-// enforces the thresholds. Skipped for models not yet quantized.
+// testdata/golden/NAME.json. It enforces each model's floor, and with
+// -acceptance the issue's target. InceptionV3 runs on every 5th image unless
+// VEIL_FULL_CONFORMANCE is set.
 //
 //	go test ./pkg/quantize -run AgainstGolden -v [-acceptance]
 func TestAgainstGolden(t *testing.T) {
+	if runtime.GOOS == "js" {
+		t.Skip("native only: the int8 engine's wasm output is checked bit for bit by pkg/infer's TestInt8Deterministic*")
+	}
 	if testing.Short() && !*acceptance {
 		t.Skip("slow (about 3 minutes on 2 cores); run without -short or with -acceptance")
 	}
@@ -35,11 +50,14 @@ func TestAgainstGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile("../../models/" + name + ".veil")
 			if err != nil {
-				t.Skipf("models/%s.veil not written yet", name)
+				if os.Getenv("VEIL_REQUIRE_MODELS") != "" {
+					t.Fatal(err)
+				}
+				t.Skipf("models/%s.veil not written yet (make models)", name)
 			}
 			g, err := testimages.LoadGolden("../../testdata/golden/" + name + ".json")
 			if err != nil {
-				t.Skip(err)
+				t.Fatal(err)
 			}
 			q, _, err := veilfile.Read(data)
 			if err != nil {
@@ -49,7 +67,10 @@ func TestAgainstGolden(t *testing.T) {
 			s := q.InputSize
 			x := make([]float32, s*s*3)
 			var got, want [][]float32
-			for _, spec := range testimages.All() {
+			for i, spec := range testimages.All() {
+				if name == "inception_v3" && i%5 != 0 && os.Getenv("VEIL_FULL_CONFORMANCE") == "" {
+					continue
+				}
 				p, ok := g.Probabilities[spec.Name]
 				if !ok || (spec.Large && testing.Short()) {
 					continue
@@ -66,8 +87,14 @@ func TestAgainstGolden(t *testing.T) {
 			top1, mean, maxd := quantize.Agreement(got, want)
 			t.Logf("%s: %d images, %d bytes: top-1 agreement %.1f%%, mean |Δp| %.4f, max |Δp| %.4f",
 				name, len(got), len(data), 100*top1, mean, maxd)
-			if *acceptance && (top1 < minTop1 || mean > maxMeanAbs || maxd > maxMaxAbs || math.IsNaN(mean)) {
-				t.Errorf("%s misses the acceptance thresholds (top-1 ≥ %.0f%%, mean ≤ %g, max ≤ %g)", name, 100*minTop1, maxMeanAbs, maxMaxAbs)
+			check := func(what string, f fidelity) {
+				if top1 < f.top1 || mean > f.mean || maxd > f.max || math.IsNaN(mean) {
+					t.Errorf("%s misses its %s (top-1 ≥ %.0f%%, mean ≤ %g, max ≤ %g)", name, what, 100*f.top1, f.mean, f.max)
+				}
+			}
+			check("floor", floor[name])
+			if *acceptance {
+				check("acceptance target", target)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -449,7 +450,7 @@ func (r *reader) raw(name string, dt safetensors.DType, shape []int) ([]byte, er
 	}
 	if t, ok := r.tensors[name]; ok {
 		r.used[name] = true
-		if t.DType != dt || !equalInts(t.Shape, shape) {
+		if t.DType != dt || !slices.Equal(t.Shape, shape) {
 			return nil, formatErr("tensor %q is %s %v, want %s %v", name, t.DType, t.Shape, dt, shape)
 		}
 		return t.Data, nil
@@ -500,16 +501,4 @@ func (r *reader) i32s(name string, shape []int) ([]int32, error) {
 		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return v, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/veil-ml/veil/internal/modelstore"
 	"github.com/veil-ml/veil/pkg/infer"
@@ -77,30 +76,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	// Workers classify in parallel; results print in input order, each as
+	// soon as it and those before it are done.
 	results := make([]result, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
+	done := make([]chan struct{}, len(files))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	next := make(chan int, len(files))
+	for i := range files {
+		next <- i
+	}
+	close(next)
 	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			for i := range next {
 				results[i] = classifyFile(c, files[i], *top)
+				close(done[i])
 			}
 		}()
 	}
-	// Print in input order as soon as each result is ready.
-	go func() {
-		for i := range files {
-			next <- i
-		}
-		close(next)
-	}()
-	wg.Wait()
 
 	status := 0
 	enc := json.NewEncoder(stdout)
-	for _, r := range results {
+	for i := range results {
+		<-done[i]
+		r := results[i]
 		if r.Error != "" {
 			status = 1
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/veil-ml/veil/pkg/infer/decode"
 	"github.com/veil-ml/veil/pkg/infer/tfjs"
 	"github.com/veil-ml/veil/pkg/lora"
+	"github.com/veil-ml/veil/pkg/lora/train"
 	"github.com/veil-ml/veil/pkg/quantize"
 	"github.com/veil-ml/veil/pkg/veilfile"
 )
@@ -221,20 +222,9 @@ func mergeAdapters(net *infer.Net, specs []string, progress func(string, ...any)
 		ws = append(ws, lora.Weighted{Adapter: a, Weight: weight})
 		recs = append(recs, veilfile.Adapter{Path: path, SHA256: h, Weight: weight})
 	}
-	dst := map[string]*lora.Kernel{}
-	for i := range net.Ops {
-		op := &net.Ops[i]
-		in := net.Shapes[op.In[0]]
-		out := net.Shapes[op.Out]
-		switch op.Kind {
-		case infer.OpConv2D:
-			dst[op.Name] = &lora.Kernel{Shape: []int{op.KH, op.KW, in.C, out.C}, Data: op.Weights}
-		case infer.OpDepthwise:
-			dst[op.Name] = &lora.Kernel{Shape: []int{op.KH, op.KW, in.C, 1}, Data: op.Weights, Depthwise: true}
-		case infer.OpDense:
-			dst[op.Name] = &lora.Kernel{Shape: []int{in.Size(), out.C}, Data: op.Weights}
-		}
-	}
+	// Keyed by op name and, where unique, the short layer name ("dense",
+	// "Conv_1"), the same names tools/lora train writes.
+	dst := train.NetKernels(net)
 	if err := lora.Merge(dst, ws); err != nil {
 		return nil, err
 	}

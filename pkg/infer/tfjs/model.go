@@ -33,8 +33,6 @@ type Model struct {
 
 	// Weights are all weights of the manifest, dequantized, by name.
 	Weights map[string]*Tensor
-	// WeightNames lists Weights' keys in manifest order.
-	WeightNames []string
 }
 
 // Tensor is a dense float32 tensor in row-major (C) order.
@@ -200,7 +198,6 @@ func readWeights(m *Model, groups []manifestGroup, readShard func(string) ([]byt
 				return fmt.Errorf("weight %q listed twice", ws.Name)
 			}
 			m.Weights[ws.Name] = t
-			m.WeightNames = append(m.WeightNames, ws.Name)
 		}
 		if off != len(buf) {
 			return fmt.Errorf("weights group %d: manifest describes %d bytes, shards hold %d", gi, off, len(buf))
