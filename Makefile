@@ -11,7 +11,7 @@ TFJS_DIR := models/tfjs
 MODEL_NAMES := mobilenet_v2 mobilenet_v2_mid inception_v3
 GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
 
-.PHONY: all models test test-native test-wasm golden fuzz conformance clean run serve-build test-e2e
+.PHONY: all models test test-native test-wasm golden fuzz conformance bench clean run serve-build test-e2e
 
 all: models
 
@@ -95,9 +95,17 @@ fuzz:
 	  done; \
 	done
 
-# conformance: the float engine against nsfwjs on every image and model.
+# conformance: the float and int8 engines against nsfwjs on every image and model.
 conformance: models
-	VEIL_REQUIRE_MODELS=1 VEIL_FULL_CONFORMANCE=1 $(GO) test -count=1 -v -run 'MatchesNSFWJS' ./pkg/... | grep -E 'Δ|^(ok|FAIL|---)'
+	VEIL_REQUIRE_MODELS=1 VEIL_FULL_CONFORMANCE=1 $(GO) test -count=1 -v -run 'MatchesNSFWJS|AgainstGolden' ./pkg/... | grep -E 'Δ|^(ok|FAIL|---)'
+
+# bench: veil (wasm in Node, native) against nsfwjs (tfjs wasm+SIMD, tfjs cpu)
+# on the same images in one run; table on stdout, build/bench.json.
+bench: models wasm
+	cd conformance && npm ci --no-audit --no-fund --silent
+	$(GO) run ./internal/testimages/dump -o build/testimages >/dev/null
+	$(GO) test -run '^$$' -bench 'Int8(MobileNetV2|MobileNetV2Mid|InceptionV3)$$' -benchtime 5x ./pkg/infer | tee build/bench-native.txt
+	node conformance/bench.mjs --native build/bench-native.txt
 
 clean:
 	rm -rf build models

@@ -141,10 +141,14 @@ func TestInt8MatchesFloat(t *testing.T) {
 
 func BenchmarkInt8Tiny(b *testing.B) { benchInt8(b, qtest.TinyQNet(1, 12)) }
 
-func BenchmarkInt8MobileNetV2(b *testing.B) {
-	data, err := os.ReadFile("../../models/mobilenet_v2.veil")
+func BenchmarkInt8MobileNetV2(b *testing.B)    { benchInt8Model(b, "mobilenet_v2") }
+func BenchmarkInt8MobileNetV2Mid(b *testing.B) { benchInt8Model(b, "mobilenet_v2_mid") }
+func BenchmarkInt8InceptionV3(b *testing.B)    { benchInt8Model(b, "inception_v3") }
+
+func benchInt8Model(b *testing.B, name string) {
+	data, err := os.ReadFile("../../models/" + name + ".veil")
 	if err != nil {
-		b.Skip("models/mobilenet_v2.veil not written yet")
+		b.Skipf("models/%s.veil not written yet", name)
 	}
 	q, _, err := veilfile.Read(data)
 	if err != nil {

@@ -1,0 +1,137 @@
+// bench.mjs times veil (web/veil.js: the wasm engine in Node) against nsfwjs
+// (TF.js wasm backend with SIMD, one thread, and the pure-JS cpu backend) on
+// the same images, each engine in a child process of one run so that peak RSS
+// is its own. It prints a table and writes build/bench.json.
+//
+//   node conformance/bench.mjs [--models a,b] [--images N] [--passes N] [--native FILE]
+//
+// Images come from the dump of internal/testimages (bash conformance/run.sh
+// writes build/testimages): pixels, no decoding, for every engine. --native
+// names a file with `go test -bench Int8` output to include veil native.
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const require = createRequire(import.meta.url);
+const MODELS = {
+  mobilenet_v2: { nsfwjs: "MobileNetV2", options: { size: 224 }, native: "BenchmarkInt8MobileNetV2-" },
+  mobilenet_v2_mid: { nsfwjs: "MobileNetV2Mid", options: { type: "graph" }, native: "BenchmarkInt8MobileNetV2Mid-" },
+  inception_v3: { nsfwjs: "InceptionV3", options: { size: 299 }, native: "BenchmarkInt8InceptionV3-" },
+};
+const ENGINES = ["veil-wasm", "nsfwjs-wasm-simd", "nsfwjs-cpu"];
+
+const { values: flags } = parseArgs({
+  options: {
+    engine: { type: "string" },
+    model: { type: "string" },
+    models: { type: "string", default: Object.keys(MODELS).join(",") },
+    images: { type: "string", default: "6" },
+    passes: { type: "string", default: "2" },
+    dump: { type: "string", default: join(root, "build/testimages") },
+    native: { type: "string" },
+  },
+});
+
+function images(n) {
+  const index = JSON.parse(readFileSync(join(flags.dump, "index.json"), "utf8"));
+  // Small and medium images: the engines' time, not the resize of 12 MP.
+  return index.filter((e) => e.w * e.h <= 1_000_000).slice(0, n).map((e) => ({
+    name: e.name, w: e.w, h: e.h, pix: new Uint8Array(readFileSync(join(flags.dump, e.file))),
+  }));
+}
+
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+// child: one engine, one model; prints one JSON line.
+async function child() {
+  const imgs = images(Number(flags.images));
+  const passes = Number(flags.passes);
+  const def = MODELS[flags.model];
+  let classify;
+  const t0 = performance.now();
+  if (flags.engine === "veil-wasm") {
+    const { load } = await import(join(root, "web/veil.js"));
+    const model = await load(join(root, "models", flags.model + ".veil"), { cache: false });
+    classify = async (img) => {
+      const rgba = new Uint8ClampedArray(img.w * img.h * 4);
+      for (let i = 0, j = 0; i < img.pix.length; i += 3, j += 4) {
+        rgba[j] = img.pix[i]; rgba[j + 1] = img.pix[i + 1]; rgba[j + 2] = img.pix[i + 2]; rgba[j + 3] = 255;
+      }
+      return model.classify({ data: rgba, width: img.w, height: img.h }, 5);
+    };
+  } else {
+    const tf = await import("@tensorflow/tfjs");
+    const nsfwjs = await import("nsfwjs");
+    if (flags.engine === "nsfwjs-wasm-simd") {
+      const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      wasm.setWasmPaths(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm")), "/"));
+      wasm.setThreadsCount?.(1);
+      await tf.setBackend("wasm");
+      await tf.ready();
+      if (!(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))) throw new Error("tfjs wasm: no SIMD");
+    } else {
+      await tf.setBackend("cpu");
+      await tf.ready();
+    }
+    const model = await nsfwjs.load(def.nsfwjs, def.options);
+    classify = async (img) => {
+      const t = tf.tensor3d(img.pix, [img.h, img.w, 3], "int32");
+      try { return await model.classify(t, 5); } finally { t.dispose(); }
+    };
+  }
+  const loadMs = performance.now() - t0;
+  await classify(imgs[0]); // warm-up
+  const times = [];
+  for (let p = 0; p < passes; p++) {
+    for (const img of imgs) {
+      const s = performance.now();
+      await classify(img);
+      times.push(performance.now() - s);
+    }
+  }
+  const rssMB = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify({ engine: flags.engine, model: flags.model, loadMs, medianMs: median(times), minMs: Math.min(...times), runs: times.length, rssMB }));
+}
+
+function nativeResults(file) {
+  if (!file) return {};
+  const out = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = line.match(/^(BenchmarkInt8\S+-)\d+\s+\d+\s+([\d.]+) ns\/op/);
+    if (m) for (const [name, def] of Object.entries(MODELS)) if (def.native === m[1]) out[name] = Number(m[2]) / 1e6;
+  }
+  return out;
+}
+
+function parent() {
+  const native = nativeResults(flags.native);
+  const rows = [];
+  for (const model of flags.models.split(",")) {
+    for (const engine of ENGINES) {
+      // The cpu backend takes ~15-50 s per InceptionV3 image: one pass of 2.
+      const extra = engine === "nsfwjs-cpu" && model === "inception_v3" ? ["--images", "2", "--passes", "1"] : ["--images", flags.images, "--passes", flags.passes];
+      process.stderr.write(`bench: ${model} on ${engine}\n`);
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--engine", engine, "--model", model, "--dump", flags.dump, ...extra], { encoding: "utf8", maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`${model} ${engine}: ${r.stderr}`);
+      rows.push(JSON.parse(r.stdout.trim().split("\n").pop()));
+    }
+    if (native[model] !== undefined) rows.push({ engine: "veil-native", model, medianMs: native[model] });
+  }
+  const get = (m, e) => rows.find((r) => r.model === m && r.engine === e);
+  const fmt = (v, d = 1) => (v === undefined ? "-" : v.toFixed(d));
+  const lines = ["| model | engine | median ms/image | min ms | load ms | peak RSS MB | vs nsfwjs wasm-SIMD | vs nsfwjs cpu |", "|---|---|---|---|---|---|---|---|"];
+  for (const r of rows) {
+    const simd = get(r.model, "nsfwjs-wasm-simd"), cpu = get(r.model, "nsfwjs-cpu");
+    lines.push(`| ${r.model} | ${r.engine} | ${fmt(r.medianMs)} | ${fmt(r.minMs)} | ${fmt(r.loadMs, 0)} | ${fmt(r.rssMB, 0)} | ${fmt(r.medianMs / simd.medianMs, 2)}x | ${fmt(r.medianMs / cpu.medianMs, 3)}x |`);
+  }
+  console.log(lines.join("\n"));
+  mkdirSync(join(root, "build"), { recursive: true });
+  writeFileSync(join(root, "build/bench.json"), JSON.stringify({ date: new Date().toISOString(), rows }, null, 1));
+}
+
+if (flags.engine) await child(); else parent();
