@@ -10,6 +10,17 @@ NSFWJS_DIR := build/nsfwjs
 TFJS_DIR := models/tfjs
 MODEL_NAMES := mobilenet_v2 mobilenet_v2_mid inception_v3
 GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
+# The shipped module (web/veil.wasm) is built with Go 1.27's simd package
+# (wasm SIMD128 kernels, pkg/infer/kernels_int8_conv_simd.go); the toolchain
+# comes from the Go module proxy on first use. WASM_SIMD=0 builds the scalar
+# module with $(GO) instead. Both give the same bits.
+WASM_SIMD ?= 1
+ifeq ($(WASM_SIMD),1)
+WASM_ENV := GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
+else
+WASM_ENV :=
+endif
+GOROOT_WASM_SHIP = $(shell $(WASM_ENV) $(GO) env GOROOT)/lib/wasm
 
 .PHONY: all models test test-native test-wasm golden fuzz conformance bench clean run serve-build test-e2e
 
@@ -45,6 +56,10 @@ test-native: models
 test-wasm: models
 	PATH="$(GOROOT_WASM):$$PATH" GOOS=js GOARCH=wasm $(GO) vet ./...
 	PATH="$(GOROOT_WASM):$$PATH" GOOS=js GOARCH=wasm $(GO) test -timeout 30m ./...
+ifeq ($(WASM_SIMD),1)
+	# The SIMD kernels against the reference kernels, and the determinism hashes.
+	PATH="$(GOROOT_WASM_SHIP):$$PATH" $(WASM_ENV) GOOS=js GOARCH=wasm $(GO) test -timeout 30m -run 'Int8|Conv|Depthwise|Pool' ./pkg/infer
+endif
 
 # golden: regenerate testdata/golden/*.json by running real nsfwjs (TF.js) in
 # Node: the MobileNets on the pure-JS cpu backend, InceptionV3 on the wasm
@@ -63,7 +78,7 @@ serve-build:
 
 # test-e2e: the page in headless Chromium (Debian's /usr/bin/chromium, or
 # $$CHROMIUM) against tools/classify; writes build/screenshot*.png.
-test-e2e: models wasm e2e/node_modules/.ok
+test-e2e: models wasm malformed e2e/node_modules/.ok
 	node --test --test-concurrency=1 e2e/
 
 e2e/node_modules/.ok: e2e/package.json e2e/package-lock.json
@@ -74,24 +89,42 @@ e2e/node_modules/.ok: e2e/package.json e2e/package-lock.json
 # wasm_exec.js (from the Go that built it) and veil.js (see wasm/README.md).
 .PHONY: wasm test-js
 wasm:
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/veil.wasm ./wasm
-	cp "$(GOROOT_WASM)/wasm_exec.js" web/wasm_exec.js
+	$(WASM_ENV) GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/veil.wasm ./wasm
+	cp "$(GOROOT_WASM_SHIP)/wasm_exec.js" web/wasm_exec.js
 	cp wasm/veil.js web/veil.js
 
 # test-js: web/veil.js under Node (wasm/veil.test.mjs): the API and its errors
-# on a stand-in model (-tags veilfake), and the real models against tools/classify.
-test-js: wasm
+# on a stand-in model (-tags veilfake), and the real models against tools/classify;
+# the malformed-input table (wasm/malformed.test.mjs, build/malformed); a soak of
+# 1,000 calls on the stand-in model (wasm/soak.test.mjs).
+test-js: wasm malformed
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -tags veilfake -o build/wasm/veil-fake.wasm ./wasm
-	node --test wasm/veil.test.mjs
+	node --test --test-concurrency=1 wasm/veil.test.mjs wasm/malformed.test.mjs wasm/soak.test.mjs
+
+# malformed: the malformed-input table (internal/malformed) as files and
+# manifest.json in build/malformed, for the JavaScript and browser tests.
+.PHONY: malformed soak
+malformed:
+	$(GO) run ./internal/malformed/dump -o build/malformed
+
+# soak: 1,000 calls through veil.js under Node on the real MobileNetV2 (~10 min);
+# engine memory, JavaScript heap and RSS must grow < 5% after warm-up.
+# SOAK_CALLS overrides the count; the samples go to build/soak.json.
+SOAK_CALLS ?= 1000
+soak: models wasm malformed
+	VEIL_SOAK_MODEL=models/mobilenet_v2.veil VEIL_SOAK_CALLS=$(SOAK_CALLS) VEIL_SOAK_REPORT=build/soak.json node --test wasm/soak.test.mjs
 
 # fuzz: every fuzz target for FUZZTIME each (targets are found, not listed by hand).
+# FUZZMINIMIZE bounds the minimizing of each new input: Go's default (60s) on
+# inputs of a few KB (.veil, safetensors) would use the whole FUZZTIME.
 FUZZTIME ?= 60s
+FUZZMINIMIZE ?= 3s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg internal tools 2>/dev/null); do \
 	  dir=./$$(dirname $$f); \
 	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
 	    echo "== $$dir $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$dir; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$dir; \
 	  done; \
 	done
 
@@ -100,8 +133,11 @@ conformance: models
 	VEIL_REQUIRE_MODELS=1 VEIL_FULL_CONFORMANCE=1 $(GO) test -count=1 -v -run 'MatchesNSFWJS|AgainstGolden' ./pkg/... | grep -E 'Δ|^(ok|FAIL|---)'
 
 # bench: veil (wasm in Node, native) against nsfwjs (tfjs wasm+SIMD, tfjs cpu)
-# on the same images in one run; table on stdout, build/bench.json.
-bench: models wasm
+# on the same images in one run, then both in headless Chromium (time to first
+# result, cold and warm; a batch's images/s); tables on stdout, build/bench.json.
+# BENCH_BROWSER=0 skips Chromium, BENCH_MODELS=a,b picks models, BENCH_BATCH=N
+# sizes the batch (see conformance/bench.mjs).
+bench: models wasm e2e/node_modules/.ok
 	cd conformance && npm ci --no-audit --no-fund --silent
 	$(GO) run ./internal/testimages/dump -o build/testimages >/dev/null
 	$(GO) test -run '^$$' -bench 'Int8(MobileNetV2|MobileNetV2Mid|InceptionV3)$$' -benchtime 5x ./pkg/infer | tee build/bench-native.txt

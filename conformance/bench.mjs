@@ -1,19 +1,29 @@
 // bench.mjs times veil (web/veil.js: the wasm engine in Node) against nsfwjs
 // (TF.js wasm backend with SIMD, one thread, and the pure-JS cpu backend) on
 // the same images, each engine in a child process of one run so that peak RSS
-// is its own. It prints a table and writes build/bench.json.
+// is its own; then both in headless Chromium (conformance/browserbench.mjs):
+// time to first result, cold and warm, and images/second on a batch. It
+// prints tables and writes build/bench.json, with the machine they ran on.
 //
 //   node conformance/bench.mjs [--models a,b] [--images N] [--passes N] [--native FILE]
 //
 // Images come from the dump of internal/testimages (bash conformance/run.sh
 // writes build/testimages): pixels, no decoding, for every engine. --native
 // names a file with `go test -bench Int8` output to include veil native.
+//
+// Environment (for shorter runs):
+//   BENCH_MODELS=a,b   the models (default: all three; --models wins)
+//   BENCH_NODE=0       skip the engines in Node
+//   BENCH_BROWSER=0    skip Chromium
+//   BENCH_BATCH=N      images in Chromium's batch (default 32; 0 skips it)
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { chromiumVersion } from "./browserbench.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -29,7 +39,7 @@ const { values: flags } = parseArgs({
   options: {
     engine: { type: "string" },
     model: { type: "string" },
-    models: { type: "string", default: Object.keys(MODELS).join(",") },
+    models: { type: "string", default: process.env.BENCH_MODELS || Object.keys(MODELS).join(",") },
     images: { type: "string", default: "6" },
     passes: { type: "string", default: "2" },
     dump: { type: "string", default: join(root, "build/testimages") },
@@ -108,10 +118,20 @@ function nativeResults(file) {
   return out;
 }
 
-function parent() {
+/** machine describes where the figures come from. */
+function machine() {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const cpu = cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? "unknown";
+  const go = spawnSync("go", ["version"], { encoding: "utf8" }).stdout?.trim() ?? "unknown";
+  return { cpu, cores: cpus().length, node: process.version, go, chromium: chromiumVersion() };
+}
+
+const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
+
+function nodeBench(models) {
   const native = nativeResults(flags.native);
   const rows = [];
-  for (const model of flags.models.split(",")) {
+  for (const model of models) {
     for (const engine of ENGINES) {
       // The cpu backend takes ~15-50 s per InceptionV3 image: one pass of 2.
       const extra = engine === "nsfwjs-cpu" && model === "inception_v3" ? ["--images", "2", "--passes", "1"] : ["--images", flags.images, "--passes", flags.passes];
@@ -123,15 +143,58 @@ function parent() {
     if (native[model] !== undefined) rows.push({ engine: "veil-native", model, medianMs: native[model] });
   }
   const get = (m, e) => rows.find((r) => r.model === m && r.engine === e);
-  const fmt = (v, d = 1) => (v === undefined ? "-" : v.toFixed(d));
   const lines = ["| model | engine | median ms/image | min ms | load ms | peak RSS MB | vs nsfwjs wasm-SIMD | vs nsfwjs cpu |", "|---|---|---|---|---|---|---|---|"];
   for (const r of rows) {
     const simd = get(r.model, "nsfwjs-wasm-simd"), cpu = get(r.model, "nsfwjs-cpu");
     lines.push(`| ${r.model} | ${r.engine} | ${fmt(r.medianMs)} | ${fmt(r.minMs)} | ${fmt(r.loadMs, 0)} | ${fmt(r.rssMB, 0)} | ${fmt(r.medianMs / simd.medianMs, 2)}x | ${fmt(r.medianMs / cpu.medianMs, 3)}x |`);
   }
-  console.log(lines.join("\n"));
+  return { rows, table: lines.join("\n") };
+}
+
+function browserBench(models) {
+  const batch = process.env.BENCH_BATCH ?? "32";
+  const r = spawnSync(process.execPath, [join(here, "browserbench.mjs"), "--models", models.join(","), "--batch", batch, "--dump", flags.dump], { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status !== 0) throw new Error(`browserbench.mjs exited with status ${r.status}`);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop());
+
+  const first = ["| model | engine | load | script ms | engine ready ms | model loaded ms | first classify ms | first result ms | vs nsfwjs | served MB | from cache |", "|---|---|---|---|---|---|---|---|---|---|---|"];
+  for (const f of out.first) {
+    const ns = out.first.find((x) => x.model === f.model && x.engine === "nsfwjs" && x.load === f.load);
+    const cache = f.engine === "veil" ? (f.cached ? "model: IndexedDB" : "no") : f.served.notModified === f.served.requests ? "HTTP (all 304)" : "no";
+    first.push(`| ${f.model} | ${f.engine} | ${f.load} | ${fmt(f.importMs, 0)} | ${fmt(f.engineMs, 0)} | ${fmt(f.loadMs, 0)} | ${fmt(f.classifyMs, 0)} | ${fmt(f.firstResultMs, 0)} | ${fmt(f.firstResultMs / ns.firstResultMs, 2)}x | ${fmt(f.served.bytes / 1e6)} | ${cache} |`);
+  }
+  const thr = [`| model | engine | images | ms | images/s | vs nsfwjs 1 thread |`, "|---|---|---|---|---|---|"];
+  for (const b of out.batch) {
+    const ns = out.batch.find((x) => x.model === b.model && x.engine === "nsfwjs" && x.threads === 1);
+    thr.push(b.error ? `| ${b.model} | ${b.label} | - | - | failed: ${b.error} | - |` : `| ${b.model} | ${b.label} | ${b.n} | ${fmt(b.ms, 0)} | ${fmt(b.imagesPerSec, 2)} | ${fmt(b.imagesPerSec / ns.imagesPerSec, 2)}x |`);
+  }
+  const img = out.firstImage;
+  const tables = [
+    `Time to first result, headless Chromium: ms since navigation start at each step (scripts imported; engine ready: veil's wasm, worker and first model bytes (from the cache: the whole model, so it equals model loaded), nsfwjs's tfjs-wasm backend; model loaded, for nsfwjs after its warm-up prediction), then the first classify of ${img.name} (${img.w}x${img.h}). Cold: a fresh profile; warm: the same profile after a browser restart.`,
+    first.join("\n"),
+  ];
+  if (out.batch.length) tables.push(`Throughput, headless Chromium, batch of ${out.batchImages} (veil: classifyBatch over its worker pool; nsfwjs: classify one after another):`, thr.join("\n"));
+  return { result: out, table: tables.join("\n\n") };
+}
+
+function parent() {
+  const models = flags.models.split(",");
+  const out = { date: new Date().toISOString(), machine: machine() };
+  const m = out.machine;
+  const tables = [`Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.go}; ${m.chromium}`];
+  if (process.env.BENCH_NODE !== "0") {
+    const node = nodeBench(models);
+    out.rows = node.rows;
+    tables.push("Node, per image:", node.table);
+  }
+  if (process.env.BENCH_BROWSER !== "0") {
+    const browser = browserBench(models);
+    out.browser = browser.result;
+    tables.push(browser.table);
+  }
+  console.log(tables.join("\n\n"));
   mkdirSync(join(root, "build"), { recursive: true });
-  writeFileSync(join(root, "build/bench.json"), JSON.stringify({ date: new Date().toISOString(), rows }, null, 1));
+  writeFileSync(join(root, "build/bench.json"), JSON.stringify(out, null, 1));
 }
 
 if (flags.engine) await child(); else parent();

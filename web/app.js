@@ -301,6 +301,11 @@ function notAnImageMessage(file) {
   if (file.size === 0) return 'This file is empty.';
   if (file.type.startsWith('image/')) {
     const kind = file.type.slice(6).toUpperCase().replace(/^SVG\+XML$/, 'SVG');
+    // Named like a format veil reads, but the bytes say otherwise: blaming
+    // the format would be wrong.
+    if (['JPEG', 'PNG', 'GIF', 'WEBP'].includes(kind)) {
+      return `Not an image: the name says ${kind}, but the content is not a JPEG, PNG, GIF or WebP image.`;
+    }
     return `${kind} images are not supported; veil reads ${SUPPORTED}.`;
   }
   const what = file.type ? ` (${file.type})` : '';

@@ -11,11 +11,9 @@ func encodeB64(s string) string { return base64.StdEncoding.EncodeToString([]byt
 // reader and the builder: they must return an error or a Net that runs,
 // never panic.
 func FuzzTFJSModel(f *testing.F) {
-	js, bin := tinyLayers("")
-	f.Add(js, bin)
-	gjs, gbin := tinyGraph()
-	f.Add(gjs, gbin)
-	f.Add([]byte(`{"modelTopology":{"node":[]}}`), []byte{})
+	for _, s := range fuzzTFJSSeeds() {
+		f.Add(s[0].([]byte), s[1].([]byte))
+	}
 	f.Fuzz(func(t *testing.T, js, bin []byte) {
 		m, err := parseTiny(js, bin)
 		if err != nil {

@@ -9,7 +9,9 @@ type Int8 struct {
 	q      *QNet
 	bufs   [][]uint8 // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
 	plans  []qplan   // per op
-	acc    []int32   // accumulator scratch, max channels
+	acc    []int32   // accumulator scratch, 2·max channels
+	conv   *ConvScratch
+	pair   []int64   // depthwise scratch, max channels
 	tmp    []float64 // softmax scratch
 	probs  []float32 // output
 	affine []float32 // input after InputAffine
@@ -18,6 +20,8 @@ type Int8 struct {
 // qplan holds the constants derived from one QOp.
 type qplan struct {
 	rq    *Requant    // conv, depthwise, hidden dense
+	conv  *PackedConv // conv weights for ConvInt8; nil: Conv2DInt8Ref
+	dw    bool        // depthwise runs DepthwiseInt8, not DepthwiseInt8Ref
 	add   *AddRescale // add
 	cat   []*Requant  // concat: per input, nil if copied
 	catZ  []int32     // concat: input zero points
@@ -44,10 +48,16 @@ func NewInt8(q *QNet) *Int8 {
 		op := &q.Ops[i]
 		return op.In, op.Out, op.Kind != QDense || op.Act != ActSoftmax
 	})
-	e.acc = make([]int32, maxC)
+	e.acc = make([]int32, 2*maxC)
+	e.pair = make([]int64, maxC)
+	maxK := 0
 	for i := range q.Ops {
 		e.plan(i)
+		if op := &q.Ops[i]; op.Kind == QConv {
+			maxK = max(maxK, len(op.Weights)/len(op.Bias))
+		}
 	}
+	e.conv = NewConvScratch(maxK, maxC)
 	out := q.Tensors[q.Output].Shape.C
 	e.probs = make([]float32, out)
 	e.tmp = make([]float64, out)
@@ -61,8 +71,15 @@ func (e *Int8) plan(i int) {
 	p := &e.plans[i]
 	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
 	switch op.Kind {
-	case QConv, QDepthwise:
+	case QConv:
 		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+		cin := q.Tensors[op.In[0]].Shape.C
+		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
+			p.conv = pc
+		}
+	case QDepthwise:
+		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+		p.dw = DepthwiseInt8Fits(op.Weights, op.Bias)
 	case QDense:
 		p.dense = make([]int32, len(op.Bias))
 		if op.Act != ActSoftmax {
@@ -127,12 +144,16 @@ func (e *Int8) runOp(i int) {
 	xs := xt.Shape
 	switch op.Kind {
 	case QConv:
-		if op.KH == 1 && op.KW == 1 && op.SH == 1 && op.SW == 1 && op.Pad == (Pad{}) {
-			Conv1x1Int8(y, x, xs.H*xs.W, xs.C, ys.C, xt.Q.Zero, op.Weights, op.Bias, p.rq, e.acc)
+		if p.conv != nil {
+			ConvInt8(y, ys, x, xs, xt.Q.Zero, p.conv, op.SH, op.SW, op.Pad, p.rq, e.conv)
 			return
 		}
 		Conv2DInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
 	case QDepthwise:
+		if p.dw {
+			DepthwiseInt8(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
+			return
+		}
 		DepthwiseInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
 	case QDense:
 		DenseInt8Ref(p.dense, x[:xs.Size()], xt.Q.Zero, op.Weights, op.Bias)
@@ -146,43 +167,8 @@ func (e *Int8) runOp(i int) {
 	case QConcat:
 		ConcatInt8Ref(y, ys.H*ys.W, p.catX, p.catC, p.cat, p.catZ)
 	case QMaxPool, QAvgPool:
-		PoolInt8Ref(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool)
+		PoolInt8(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
 	default:
 		panic(fmt.Sprintf("infer: op %q: unknown kind %v", op.Name, op.Kind))
-	}
-}
-
-// Conv1x1Int8 is Conv2DInt8Ref for a 1×1 window, stride 1, no padding: a
-// matrix product over pixels. It gives the same bits as Conv2DInt8Ref.
-//
-//	x (pixels, Cin) uint8 (zero point zx) · w (Cin, Cout) int8 + bias -> y (pixels, Cout) uint8 via rq
-func Conv1x1Int8(y, x []uint8, pixels, cin, cout int, zx int32, w []int8, bias []int32, rq *Requant, acc []int32) {
-	if len(w) != cin*cout || len(bias) != cout || len(rq.Mult) != cout || len(acc) < cout || len(y) < pixels*cout || len(x) < pixels*cin {
-		panic("infer: Conv1x1Int8: bad shapes")
-	}
-	acc = acc[:cout]
-	bias = bias[:cout]
-	mult := rq.Mult[:cout]
-	for px := 0; px < pixels; px++ {
-		copy(acc, bias)
-		xrow := x[px*cin:][:cin]
-		for ci, xq := range xrow {
-			xv := int32(xq) - zx
-			if xv == 0 {
-				continue
-			}
-			wrow := w[ci*cout:][:cout]
-			a := acc[:len(wrow)]
-			for co, wv := range wrow {
-				a[co] += xv * int32(wv)
-			}
-		}
-		out := y[px*cout:][:cout]
-		zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
-		for co, a := range acc {
-			m := mult[co]
-			v := zero + (int64(a)*m.M+1<<(m.S-1))>>m.S
-			out[co] = uint8(min(max(v, lo), hi))
-		}
 	}
 }

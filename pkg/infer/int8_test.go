@@ -2,13 +2,18 @@ package infer_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"flag"
+	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/veil-ml/veil/internal/qtest"
 	"github.com/veil-ml/veil/pkg/infer"
@@ -165,3 +170,88 @@ func benchInt8(b *testing.B, q *infer.QNet) {
 		e.Run(x)
 	}
 }
+
+var opProfile = flag.Bool("opprofile", false, "print where Int8.Run spends its time, per op class, for each model")
+
+// TestInt8OpProfile prints, with -opprofile, the time per op class (kind,
+// window, stride) of one Run on each model, the median of several runs.
+//
+//	go test -run OpProfile -opprofile ./pkg/infer
+func TestInt8OpProfile(t *testing.T) {
+	if !*opProfile {
+		t.Skip("run with -opprofile")
+	}
+	for _, name := range []string{"mobilenet_v2", "mobilenet_v2_mid", "inception_v3"} {
+		data, err := os.ReadFile("../../models/" + name + ".veil")
+		if err != nil {
+			t.Skipf("models/%s.veil not written yet", name)
+		}
+		q, _, err := veilfile.Read(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := infer.NewInt8(q)
+		x := refInputA(q.InputSize)
+		if *abRuns > 0 {
+			ref := infer.NewInt8(q)
+			infer.UseRefKernels(ref)
+			fast, slow := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			for range *abRuns {
+				t0 := time.Now()
+				e.Run(x)
+				t1 := time.Now()
+				ref.Run(x)
+				fast, slow = min(fast, t1.Sub(t0)), min(slow, time.Since(t1))
+			}
+			t.Logf("%s: best of %d: fast kernels %.1f ms, reference conv and depthwise kernels %.1f ms", name, *abRuns, fast.Seconds()*1e3, slow.Seconds()*1e3)
+		}
+		const runs = 5
+		perOp := make([][]time.Duration, len(q.Ops))
+		for range runs {
+			last := time.Now()
+			e.RunTrace(x, func(op int, _ []uint8) {
+				now := time.Now()
+				perOp[op] = append(perOp[op], now.Sub(last))
+				last = now
+			})
+		}
+		byClass := map[string]time.Duration{}
+		macs := map[string]int64{}
+		var total time.Duration
+		for i, ds := range perOp {
+			if len(ds) == 0 {
+				continue
+			}
+			slices.Sort(ds)
+			d := ds[len(ds)/2]
+			op := &q.Ops[i]
+			class := op.Kind.String()
+			if op.Kind == infer.QConv || op.Kind == infer.QDepthwise || op.Kind == infer.QMaxPool || op.Kind == infer.QAvgPool {
+				class = fmt.Sprintf("%s %dx%d/%d", class, op.KH, op.KW, op.SH)
+			}
+			byClass[class] += d
+			total += d
+			if len(op.Weights) > 0 && op.Kind != infer.QDense {
+				ys := q.Tensors[op.Out].Shape
+				n := int64(len(op.Weights)) * int64(ys.H*ys.W)
+				if op.Kind == infer.QDepthwise {
+					n = int64(len(op.Weights)) * int64(ys.H*ys.W)
+				}
+				macs[class] += n
+			}
+		}
+		classes := slices.Collect(maps.Keys(byClass))
+		slices.SortFunc(classes, func(a, b string) int { return cmp.Compare(byClass[b], byClass[a]) })
+		t.Logf("%s: %.1f ms per run", name, total.Seconds()*1e3)
+		for _, c := range classes {
+			d := byClass[c]
+			gops := ""
+			if macs[c] > 0 {
+				gops = fmt.Sprintf("  %5.0f MMAC  %5.2f GMAC/s", float64(macs[c])/1e6, float64(macs[c])/d.Seconds()/1e9)
+			}
+			t.Logf("  %-18s %7.2f ms  %4.1f%%%s", c, d.Seconds()*1e3, 100*d.Seconds()/total.Seconds(), gops)
+		}
+	}
+}
+
+var abRuns = flag.Int("ab", 0, "with -opprofile: also time this many runs of the reference kernels against the fast ones, interleaved")

@@ -232,44 +232,6 @@ func TestPoolInt8Ref(t *testing.T) {
 	}
 }
 
-func TestConv1x1Int8MatchesRef(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 14))
-	for _, n := range []int{1, 3, 7, 15, 17, 31, 33} {
-		checkConv1x1(t, r, 5, n, 2*n+1)
-	}
-}
-
-func checkConv1x1(t *testing.T, r *rand.Rand, pixels, cin, cout int) {
-	t.Helper()
-	xp := QParams{0.05, int32(r.IntN(256))}
-	yp := QParams{0.2, int32(r.IntN(256))}
-	xq, _ := randQ(r, pixels*cin, xp)
-	wq, ws, _ := randW(r, cin*cout, cout)
-	bias := make([]int32, cout)
-	for i := range bias {
-		bias[i] = int32(r.IntN(20001) - 10000)
-	}
-	rq := NewRequant(xp.Scale, ws, yp, ActReLU6)
-	want := make([]uint8, pixels*cout)
-	Conv2DInt8Ref(want, Shape{1, pixels, cout}, xq, Shape{1, pixels, cin}, xp.Zero, wq, bias, 1, 1, 1, 1, Pad{}, rq, make([]int32, cout))
-	got := make([]uint8, pixels*cout)
-	Conv1x1Int8(got, xq, pixels, cin, cout, xp.Zero, wq, bias, rq, make([]int32, cout))
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("%d pixels %d→%d: element %d = %d, Conv2DInt8Ref gives %d", pixels, cin, cout, i, got[i], want[i])
-		}
-	}
-}
-
-func FuzzConv1x1Int8(f *testing.F) {
-	f.Add(uint64(1), uint8(3), uint8(5), uint8(7))
-	f.Add(uint64(2), uint8(33), uint8(1), uint8(1))
-	f.Fuzz(func(t *testing.T, seed uint64, px, cin, cout uint8) {
-		r := rand.New(rand.NewPCG(seed, 0))
-		checkConv1x1(t, r, int(px%16)+1, int(cin%64)+1, int(cout%64)+1)
-	})
-}
-
 func TestNewMultiplier(t *testing.T) {
 	for _, m := range []float64{math.Ldexp(1, -48), 1e-9, 0.000123, 0.5, 0.75, 1, 1.5, 3.999, 1000, math.Ldexp(1, 24)} {
 		q := NewMultiplier(m)

@@ -2,6 +2,8 @@ package lora
 
 import (
 	"testing"
+
+	"github.com/veil-ml/veil/internal/fuzzcorpus"
 )
 
 // checkParsed is what every successfully read adapter must satisfy.
@@ -18,16 +20,37 @@ func checkParsed(t *testing.T, a *Adapter) {
 	}
 }
 
-func FuzzParsePEFT(f *testing.F) {
+// fuzzPEFTSeeds are FuzzParsePEFT's seeds (adapter_model.safetensors bytes).
+func fuzzPEFTSeeds(tb testing.TB) [][]byte {
 	a := mixedAdapter()
 	sortLayers(a.Layers)
 	_, w, err := EncodePEFT(a)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.Add(w)
-	f.Add(peftWeights(f, "base_model.model.", a.Layers[:1]))
-	f.Add([]byte("\x02\x00\x00\x00\x00\x00\x00\x00{}"))
+	return [][]byte{w, peftWeights(tb, "base_model.model.", a.Layers[:1]), []byte("\x02\x00\x00\x00\x00\x00\x00\x00{}")}
+}
+
+// fuzzKohyaSeeds are FuzzParseKohya's seeds.
+func fuzzKohyaSeeds(tb testing.TB) [][]byte {
+	a := mixedAdapter()
+	sortLayers(a.Layers)
+	k, err := EncodeKohya(a)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [][]byte{k, []byte("\x02\x00\x00\x00\x00\x00\x00\x00{}")}
+}
+
+func TestFuzzCorpus(t *testing.T) {
+	fuzzcorpus.Check(t, "FuzzParsePEFT", fuzzcorpus.Bytes(fuzzPEFTSeeds(t)))
+	fuzzcorpus.Check(t, "FuzzParseKohya", fuzzcorpus.Bytes(fuzzKohyaSeeds(t)))
+}
+
+func FuzzParsePEFT(f *testing.F) {
+	for _, s := range fuzzPEFTSeeds(f) {
+		f.Add(s)
+	}
 	cfg := []byte(`{"r": 4, "lora_alpha": 8, "alpha_pattern": {"dense_[0-9]": 2}}`)
 	f.Fuzz(func(t *testing.T, weights []byte) {
 		a, err := ParsePEFT(cfg, weights)
@@ -42,14 +65,9 @@ func FuzzParsePEFT(f *testing.F) {
 }
 
 func FuzzParseKohya(f *testing.F) {
-	a := mixedAdapter()
-	sortLayers(a.Layers)
-	k, err := EncodeKohya(a)
-	if err != nil {
-		f.Fatal(err)
+	for _, s := range fuzzKohyaSeeds(f) {
+		f.Add(s)
 	}
-	f.Add(k)
-	f.Add([]byte("\x02\x00\x00\x00\x00\x00\x00\x00{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := ParseKohya(data)
 		if err != nil {

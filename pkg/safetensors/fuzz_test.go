@@ -3,20 +3,36 @@ package safetensors
 import (
 	"bytes"
 	"testing"
+
+	"github.com/veil-ml/veil/internal/fuzzcorpus"
 )
 
-func FuzzParse(f *testing.F) {
+// fuzzParseSeeds are FuzzParse's seeds: a real file, metadata only, F16,
+// overlapping tensors, a huge shape, and zero-sized tensors.
+func fuzzParseSeeds(tb testing.TB) [][]byte {
 	good, err := Encode(sampleFile())
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.Add(good)
-	f.Add(rawFile(`{}`, nil))
-	f.Add(rawFile(`{"__metadata__":{"a":"b"}}`, nil))
-	f.Add(rawFile(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, []byte{0, 60, 0, 188}))
-	f.Add(rawFile(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`, make([]byte, 3)))
-	f.Add(rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, nil))
-	f.Add(rawFile(`{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}`, nil))
+	return [][]byte{
+		good,
+		rawFile(`{}`, nil),
+		rawFile(`{"__metadata__":{"a":"b"}}`, nil),
+		rawFile(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, []byte{0, 60, 0, 188}),
+		rawFile(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`, make([]byte, 3)),
+		rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, nil),
+		rawFile(`{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}`, nil),
+	}
+}
+
+func TestFuzzCorpus(t *testing.T) {
+	fuzzcorpus.Check(t, "FuzzParse", fuzzcorpus.Bytes(fuzzParseSeeds(t)))
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzParseSeeds(f) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, Limits{MaxHeaderBytes: 1 << 16})
 		if err != nil {

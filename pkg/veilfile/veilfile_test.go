@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/veil-ml/veil/internal/fuzzcorpus"
 	"github.com/veil-ml/veil/internal/qtest"
 	"github.com/veil-ml/veil/pkg/infer"
 )
@@ -133,13 +134,24 @@ func TestReadChecksum(t *testing.T) {
 	}
 }
 
+// fuzzReadSeeds are FuzzRead's seeds: a compressed and a raw file, a
+// truncated one and nothing; FuzzReadRestamped takes the first two.
+func fuzzReadSeeds(tb testing.TB) [][]byte {
+	data, _ := tinyFile(tb, false)
+	raw, _ := tinyFile(tb, true)
+	return [][]byte{data, raw, data[:len(data)/2], {}}
+}
+
+func TestFuzzCorpus(t *testing.T) {
+	seeds := fuzzReadSeeds(t)
+	fuzzcorpus.Check(t, "FuzzRead", fuzzcorpus.Bytes(seeds))
+	fuzzcorpus.Check(t, "FuzzReadRestamped", fuzzcorpus.Bytes(seeds[:2]))
+}
+
 func FuzzRead(f *testing.F) {
-	data, _ := tinyFile(f, false)
-	f.Add(data)
-	raw, _ := tinyFile(f, true)
-	f.Add(raw)
-	f.Add(data[:len(data)/2])
-	f.Add([]byte{})
+	for _, s := range fuzzReadSeeds(f) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, _, err := Read(b)
 		if err != nil {
@@ -175,10 +187,9 @@ func restamp(b []byte) []byte {
 }
 
 func FuzzReadRestamped(f *testing.F) {
-	data, _ := tinyFile(f, false)
-	f.Add(data)
-	raw, _ := tinyFile(f, true)
-	f.Add(raw)
+	for _, s := range fuzzReadSeeds(f)[:2] {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, _, err := Read(restamp(b))
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 	"github.com/veil-ml/veil/internal/modelstore"
 	"github.com/veil-ml/veil/internal/testimages"
 )
+
+// bg is the context of runs that are not interrupted.
+var bg = context.Background()
 
 func writePNG(t *testing.T, dir, name string) string {
 	t.Helper()
@@ -29,14 +33,14 @@ func writePNG(t *testing.T, dir, name string) string {
 
 func TestUsageErrors(t *testing.T) {
 	var out, errb bytes.Buffer
-	assert.Equal(t, 2, run(nil, &out, &errb))
+	assert.Equal(t, 2, run(bg, nil, &out, &errb))
 	assert.Contains(t, errb.String(), "no image files given")
 	errb.Reset()
-	assert.Equal(t, 2, run([]string{"-nosuchflag", "x.png"}, &out, &errb))
-	assert.Equal(t, 0, run([]string{"-h"}, &out, &errb))
+	assert.Equal(t, 2, run(bg, []string{"-nosuchflag", "x.png"}, &out, &errb))
+	assert.Equal(t, 0, run(bg, []string{"-h"}, &out, &errb))
 	assert.Contains(t, errb.String(), "Examples:")
 	errb.Reset()
-	assert.Equal(t, 1, run([]string{"-float", "-model", "no_such_model", "x.png"}, &out, &errb))
+	assert.Equal(t, 1, run(bg, []string{"-float", "-model", "no_such_model", "x.png"}, &out, &errb))
 	assert.Contains(t, errb.String(), `not a model name`)
 }
 
@@ -54,7 +58,7 @@ func TestJSONOutputFloat(t *testing.T) {
 	missing := filepath.Join(dir, "missing.png")
 
 	var out, errb bytes.Buffer
-	status := run([]string{"-float", "-json", good, bad, missing}, &out, &errb)
+	status := run(bg, []string{"-float", "-json", good, bad, missing}, &out, &errb)
 	assert.Equal(t, 1, status, "a failed file makes the exit status 1")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 3)

@@ -241,9 +241,17 @@ func Decode(data []byte, lim Limits) (m *RGB, err error) {
 // package's error types.
 func classify(format string, err error) error {
 	var (
+		fe *FormatError
+		ue *UnsupportedError
+		le *LimitError
 		ju jpeg.UnsupportedError
 		pu png.UnsupportedError
 	)
+	// Already ours (checkWebPFeatures): wrapping it again would turn an
+	// UnsupportedError into a FormatError.
+	if errors.As(err, &fe) || errors.As(err, &ue) || errors.As(err, &le) {
+		return err
+	}
 	if errors.As(err, &ju) || errors.As(err, &pu) || strings.Contains(err.Error(), "not implemented") {
 		return &UnsupportedError{Format: format, Err: err}
 	}

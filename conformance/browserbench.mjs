@@ -1,0 +1,277 @@
+// browserbench.mjs times veil (web/veil.js) and nsfwjs (TF.js wasm backend,
+// SIMD) on the same bench page in headless Chromium: time to first result,
+// cold and warm, and the throughput of a batch. conformance/bench.mjs runs it
+// in a child process; alone:
+//
+//   node conformance/browserbench.mjs [--models a,b] [--batch N] [--parts first,batch] [--dump DIR]
+//
+// Progress goes to stderr, one JSON line to stdout:
+//   {chromium, first: [row...], batch: [row...]}
+//
+// Time to first result: navigation start to the first classification's
+// result, by performance.now() in the page. "cold" is a fresh profile (the
+// engine's wasm, scripts and model all fetched and compiled); "warm" is the
+// same profile after a browser restart: veil's model comes from its
+// IndexedDB cache, and everything else from Chromium's HTTP cache after a
+// revalidation (the server says Cache-Control: no-cache with an ETag, as
+// tools/serve does; Chromium may then also reuse the wasm code it compiled).
+// nsfwjs has no cache of its own: its model is the HTTP cache's.
+//
+// Batch: veil.classifyBatch with a pool of 1 and of 2 workers, against nsfwjs
+// classifying the same images one after another on one thread, and on
+// tfjs-wasm's threads (2, on a cross-origin isolated page).
+//
+// The server is a small static one in this process (see serve): /web/ is
+// web/, /models/ is models/ (.veil files and tfjs/NAME), /node_modules/ is
+// conformance/node_modules, /images/ the raw test images, /bench/ the page.
+// Chromium runs as in e2e/harness.js: no host but 127.0.0.1 resolves.
+import { createServer } from 'node:http';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// The nsfwjs options of each model, as nsfwjs's own registry gives them.
+const NSFWJS_OPTIONS = {
+  mobilenet_v2: { size: 224 },
+  mobilenet_v2_mid: { type: 'graph' },
+  inception_v3: { size: 299 },
+};
+
+// The image for the first result: a medium photo-like one, resized by both.
+const FIRST_IMAGE = 'portrait_like_600x800';
+
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+};
+
+/**
+ * serve starts the static server on a free port of 127.0.0.1. It answers as
+ * tools/serve does for caching (no-cache, ETag, 304) and counts what it
+ * sends, so a run can say what came over the network.
+ */
+async function serve(dump) {
+  const mounts = {
+    '/web/': join(root, 'web'),
+    '/models/': join(root, 'models'),
+    '/node_modules/': join(here, 'node_modules'),
+    '/images/': dump,
+    '/bench/': join(here, 'browser'),
+  };
+  const stats = { requests: 0, notModified: 0, bytes: 0 };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const prefix = Object.keys(mounts).find((p) => url.pathname.startsWith(p));
+    const file = prefix && normalize(join(mounts[prefix], decodeURIComponent(url.pathname.slice(prefix.length))));
+    let st;
+    try {
+      if (!file || !file.startsWith(mounts[prefix] + sep)) throw new Error('outside');
+      st = statSync(file);
+      if (!st.isFile()) throw new Error('not a file');
+    } catch {
+      res.writeHead(404).end();
+      return;
+    }
+    stats.requests++;
+    const headers = {
+      'Cache-Control': 'no-cache',
+      ETag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+      'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    };
+    // tfjs-wasm's threads need SharedArrayBuffer: a cross-origin isolated page.
+    if (url.searchParams.get('coi') === '1') {
+      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+    }
+    if (req.headers['if-none-match'] === headers.ETag) {
+      stats.notModified++;
+      res.writeHead(304, headers).end();
+      return;
+    }
+    headers['Content-Length'] = st.size;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    stats.bytes += st.size;
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    stats,
+    close: () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); }),
+  };
+}
+
+function playwright() {
+  const require = createRequire(join(root, 'e2e', 'package.json'));
+  try {
+    return require('playwright-core');
+  } catch (err) {
+    throw new Error(`playwright-core is not installed in e2e/node_modules: run \`make e2e/node_modules/.ok\` (${err.message})`);
+  }
+}
+
+/** launch starts headless Chromium on the given profile directory. */
+function launch(profile) {
+  return playwright().chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+    ],
+  });
+}
+
+/** measure loads the bench page with cfg in a fresh tab and returns its result and what the server sent. */
+async function measure(context, server, cfg, timeoutMs) {
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && logs.push(m.text()));
+  page.on('pageerror', (e) => logs.push(String(e)));
+  const before = { ...server.stats };
+  try {
+    const q = cfg.threads > 1 ? '?coi=1' : '';
+    await page.goto(`${server.origin}/bench/index.html${q}#${encodeURIComponent(JSON.stringify(cfg))}`, { waitUntil: 'domcontentloaded' });
+    let timer;
+    const timeout = new Promise((_, fail) => { timer = setTimeout(() => fail(new Error(`no result within ${timeoutMs / 1000} s`)), timeoutMs); });
+    const result = await Promise.race([page.evaluate(() => window.benchDone), timeout]).finally(() => clearTimeout(timer));
+    const served = Object.fromEntries(Object.keys(before).map((k) => [k, server.stats[k] - before[k]]));
+    return { ...result, served };
+  } catch (err) {
+    throw new Error(`${cfg.engine} ${cfg.model} ${cfg.mode}: ${err.message}${logs.length ? `\npage said:\n  ${logs.join('\n  ')}` : ''}`);
+  } finally {
+    await page.close();
+  }
+}
+
+function imageList(dump, n) {
+  const index = JSON.parse(readFileSync(join(dump, 'index.json'), 'utf8'));
+  // As bench.mjs: the first N images of at most 1 MP.
+  const small = index.filter((e) => e.w * e.h <= 1_000_000).map(({ name, w, h }) => ({ name, w, h }));
+  return { first: index.find((e) => e.name === FIRST_IMAGE) ?? small[0], batch: small.slice(0, n) };
+}
+
+/** firstResult measures one engine and model cold, then warm after a restart on the same profile. */
+async function firstResult(server, images, engine, model) {
+  const profile = mkdtempSync(join(tmpdir(), 'veil-bench-profile-'));
+  const cfg = { engine, model, mode: 'first', images: [images.first], nsfwjsOptions: NSFWJS_OPTIONS[model] };
+  const rows = [];
+  try {
+    for (const load of ['cold', 'warm']) {
+      const context = await launch(profile);
+      try {
+        // The persistent context's first tab is left alone: measure opens its own.
+        const r = await measure(context, server, cfg, 10 * 60_000);
+        rows.push({
+          model, engine, load,
+          importMs: r.t.imported,
+          engineMs: r.t.engine,
+          loadMs: r.t.loaded,
+          classifyMs: r.t.result - r.t.pixels,
+          firstResultMs: r.t.result,
+          top: r.top.className,
+          ...r.info,
+          served: r.served,
+        });
+      } finally {
+        await context.close();
+      }
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** batches measures every batch configuration of one model in one browser. */
+async function batches(server, images, model) {
+  const configs = [
+    { engine: 'veil', workers: 1 },
+    { engine: 'veil', workers: 2 },
+    { engine: 'nsfwjs', threads: 1 },
+    { engine: 'nsfwjs', threads: 2 },
+  ];
+  const profile = mkdtempSync(join(tmpdir(), 'veil-bench-profile-'));
+  const context = await launch(profile);
+  const rows = [];
+  try {
+    for (const c of configs) {
+      const label = c.engine === 'veil' ? `veil, ${c.workers} worker${c.workers > 1 ? 's' : ''}` : `nsfwjs wasm-SIMD, ${c.threads} thread${c.threads > 1 ? 's' : ''}`;
+      process.stderr.write(`bench: chromium batch of ${images.batch.length}, ${model}, ${label}\n`);
+      const cfg = { ...c, model, mode: 'batch', images: images.batch, nsfwjsOptions: NSFWJS_OPTIONS[model] };
+      try {
+        const r = await measure(context, server, cfg, 5 * 60_000 + images.batch.length * 60_000);
+        rows.push({ model, engine: c.engine, label, workers: c.workers, ...r.info, n: r.n, ms: r.ms, imagesPerSec: (r.n * 1000) / r.ms, top: r.top });
+      } catch (err) {
+        // tfjs threads are optional: say why they are missing, go on.
+        if (c.engine !== 'nsfwjs' || c.threads === 1) throw err;
+        process.stderr.write(`bench: ${err.message}\n`);
+        rows.push({ model, engine: c.engine, label, threads: c.threads, error: err.message.split('\n')[0] });
+      }
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function chromiumVersion() {
+  try {
+    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  const { values: flags } = parseArgs({
+    options: {
+      models: { type: 'string', default: Object.keys(NSFWJS_OPTIONS).join(',') },
+      batch: { type: 'string', default: '32' },
+      dump: { type: 'string', default: join(root, 'build/testimages') },
+      parts: { type: 'string', default: 'first,batch' },
+    },
+  });
+  for (const f of ['veil.js', 'veil.wasm', 'wasm_exec.js']) {
+    if (!existsSync(join(root, 'web', f))) throw new Error(`web/${f} is missing: run \`make wasm\``);
+  }
+  const images = imageList(flags.dump, Number(flags.batch));
+  const server = await serve(flags.dump);
+  const out = { chromium: chromiumVersion(), firstImage: images.first, batchImages: images.batch.length, first: [], batch: [] };
+  try {
+    for (const model of flags.models.split(',')) {
+      for (const engine of flags.parts.includes('first') ? ['veil', 'nsfwjs'] : []) {
+        process.stderr.write(`bench: chromium first result, ${model}, ${engine}, cold and warm\n`);
+        out.first.push(...(await firstResult(server, images, engine, model)));
+      }
+      if (flags.parts.includes('batch') && Number(flags.batch) > 0) out.batch.push(...(await batches(server, images, model)));
+    }
+  } finally {
+    await server.close();
+  }
+  console.log(JSON.stringify(out));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(`browserbench: ${err.stack || err}`);
+    process.exit(1);
+  });
+}

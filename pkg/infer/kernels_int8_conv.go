@@ -1,0 +1,99 @@
+package infer
+
+// ConvInt8 computes Conv2DInt8Ref as a matrix product: for each block of
+// convPixels output pixels the window is gathered (im2col) into a list
+// holding only the rows where some input is nonzero, so the zeros that ReLU
+// leaves cost nothing (padding cells are real zero and are skipped too);
+// the rows are then multiplied by the weights packed for the block's
+// kernel, convChans output channels at a time. There are two block kernels:
+// SWAR (kernels_int8_conv_swar.go, the default) and wasm SIMD
+// (kernels_int8_conv_simd.go, with GOEXPERIMENT=simd). Integer sums are exact,
+// so every order gives the bits of the reference.
+
+// PackedConv holds a convolution's weights in the layout ConvInt8 reads.
+type PackedConv struct {
+	KH, KW, Cin, Cout int
+	w                 []convWeight // see packConvWeights
+	bias              []int32      // [ceil(Cout/convChans)·convChans]; channels past Cout are 0
+}
+
+// convLaneMax bounds |bias| + 255·Σ|w| for one output channel, so that no
+// accumulator (a SWAR lane in particular) leaves int32.
+const convLaneMax = 1<<31 - 1
+
+// PackConvInt8 packs w (KH, KW, Cin, Cout) and bias (Cout) for ConvInt8. It
+// returns ok = false if some channel's accumulator could leave int32, in
+// which case only Conv2DInt8Ref gives the defined (wrapped) result.
+func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv, ok bool) {
+	k := kh * kw * cin
+	if len(w) != k*cout || len(bias) != cout {
+		panic("infer: PackConvInt8: bad shapes")
+	}
+	for co := range cout {
+		bound := int64(bias[co])
+		bound = max(bound, -bound)
+		for i := range k {
+			v := w[i*cout+co]
+			bound += 255 * int64(max(v, -v))
+		}
+		if bound > convLaneMax {
+			return nil, false
+		}
+	}
+	nb := (cout + convChans - 1) / convChans
+	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans)}
+	copy(p.bias, bias)
+	p.w = packConvWeights(w, k, cout)
+	return p, true
+}
+
+// ConvScratch is the working memory of ConvInt8 for layers up to K =
+// KH·KW·Cin window rows and Cin input channels.
+type ConvScratch struct {
+	rows []convRow // [K]
+	zero []uint8   // [Cin] filled with the input zero point: a padding pixel
+}
+
+// NewConvScratch returns scratch for windows of up to k rows and cin channels.
+func NewConvScratch(k, cin int) *ConvScratch {
+	return &ConvScratch{rows: make([]convRow, k), zero: make([]uint8, cin)}
+}
+
+// ConvInt8 is Conv2DInt8Ref with packed weights: the same bits.
+//
+//	x (H, W, Cin) uint8 (zero point zx) * pw -> y (OH, OW, Cout) uint8 via rq
+func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv, sh, sw int, pad Pad, rq *Requant, s *ConvScratch) {
+	cin, cout := xs.C, ys.C
+	k := pw.KH * pw.KW * cin
+	if pw.Cin != cin || pw.Cout != cout || len(rq.Mult) != cout || len(s.rows) < k || len(s.zero) < cin || len(y) < ys.Size() || len(x) < xs.Size() {
+		panic("infer: ConvInt8: bad shapes")
+	}
+	zero := s.zero[:cin]
+	for i := range zero {
+		zero[i] = uint8(zx)
+	}
+	pixels := ys.H * ys.W
+	var rowOf [convPixels][]uint8
+	for p0 := 0; p0 < pixels; p0 += convPixels {
+		// Gather the window of the block (past the end: padding).
+		n := 0
+		for ky := range pw.KH {
+			for kx := range pw.KW {
+				for j := range convPixels {
+					rowOf[j] = zero
+					p := p0 + j
+					if p >= pixels {
+						continue
+					}
+					iy := p/ys.W*sh + ky - pad.Top
+					ix := p%ys.W*sw + kx - pad.Left
+					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
+						rowOf[j] = x[(iy*xs.W+ix)*cin:][:cin]
+					}
+				}
+				n = gatherRows(s.rows, n, (ky*pw.KW+kx)*cin, rowOf, zx)
+			}
+		}
+		convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
+	}
+}

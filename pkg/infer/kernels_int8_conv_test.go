@@ -1,0 +1,153 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// convInt8Case is a random quantized convolution: input, weights, bias and
+// requantization, with a fraction of the inputs at the zero point (as ReLU leaves them).
+type convInt8Case struct {
+	xs, ys         Shape
+	kh, kw, sh, sw int
+	pad            Pad
+	zx             int32
+	x              []uint8
+	w              []int8
+	bias           []int32
+	rq             *Requant
+}
+
+func newConvInt8Case(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zeros float64) *convInt8Case {
+	c := &convInt8Case{xs: Shape{h, w, cin}, kh: kh, kw: kw, sh: sh, sw: sw, pad: pad}
+	c.ys = Shape{convOutSize(h, kh, sh, pad.Top, pad.Bottom), convOutSize(w, kw, sw, pad.Left, pad.Right), cout}
+	xp := QParams{0.05, int32(r.IntN(256))}
+	yp := QParams{0.2, int32(r.IntN(256))}
+	c.zx = xp.Zero
+	c.x, _ = randQ(r, c.xs.Size(), xp)
+	for i := range c.x {
+		if r.Float64() < zeros {
+			c.x[i] = uint8(c.zx)
+		}
+	}
+	var ws []float32
+	c.w, ws, _ = randW(r, kh*kw*cin*cout, cout)
+	c.bias = make([]int32, cout)
+	for i := range c.bias {
+		c.bias[i] = int32(r.IntN(200001) - 100000)
+	}
+	c.rq = NewRequant(xp.Scale, ws, yp, Activation(r.IntN(3)))
+	return c
+}
+
+func (c *convInt8Case) ref() []uint8 {
+	y := make([]uint8, c.ys.Size())
+	Conv2DInt8Ref(y, c.ys, c.x, c.xs, c.zx, c.w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, c.rq, make([]int32, c.ys.C))
+	return y
+}
+
+func (c *convInt8Case) fast() []uint8 {
+	pw, ok := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
+	if !ok {
+		panic("accumulator bound exceeded")
+	}
+	y := make([]uint8, c.ys.Size())
+	ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, c.sh, c.sw, c.pad, c.rq, NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C))
+	return y
+}
+
+func checkConvInt8(t *testing.T, c *convInt8Case) {
+	t.Helper()
+	want, got := c.ref(), c.fast()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%v→%v %dx%d/%d,%d pad %v: element %d = %d, Conv2DInt8Ref gives %d", c.xs, c.ys, c.kh, c.kw, c.sh, c.sw, c.pad, i, got[i], want[i])
+		}
+	}
+}
+
+// convShapes are the awkward and the real: odd channel counts, pixel counts
+// that are not a multiple of the block, strides 1 and 2, SAME and VALID
+// padding, and InceptionV3's 1×N and N×1 windows.
+var convShapes = []struct {
+	h, w, cin, cout, kh, kw, sh, sw int
+	pad                             Pad
+}{
+	{1, 1, 1, 1, 1, 1, 1, 1, Pad{}},
+	{5, 7, 3, 17, 1, 1, 1, 1, Pad{}},
+	{3, 3, 33, 31, 1, 1, 1, 1, Pad{}},
+	{9, 8, 5, 7, 3, 3, 2, 2, Pad{0, 1, 0, 1}},
+	{6, 6, 4, 33, 3, 3, 1, 1, Pad{1, 1, 1, 1}},
+	{7, 5, 3, 15, 3, 3, 2, 2, Pad{}},
+	{7, 3, 2, 3, 5, 1, 1, 1, Pad{2, 2, 0, 0}},
+	{3, 9, 15, 1, 1, 7, 1, 1, Pad{0, 0, 3, 3}},
+	{9, 4, 6, 5, 7, 1, 1, 1, Pad{3, 3, 0, 0}},
+	{8, 8, 7, 9, 5, 5, 1, 1, Pad{2, 2, 2, 2}},
+	{11, 11, 3, 8, 3, 3, 2, 2, Pad{}},
+	{2, 3, 1, 2, 3, 3, 1, 2, Pad{1, 1, 1, 1}},
+}
+
+func TestConvInt8MatchesRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, s := range convShapes {
+		for _, zeros := range []float64{0, 0.6, 1} {
+			t.Run(fmt.Sprintf("%dx%dx%d-%d_%dx%d_s%d%d_z%g", s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
+				checkConvInt8(t, newConvInt8Case(r, s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, s.pad, zeros))
+			})
+		}
+	}
+}
+
+func TestPackConvInt8Bound(t *testing.T) {
+	w := []int8{127, -127}
+	if _, ok := PackConvInt8(w, []int32{1<<31 - 1 - 2*255*127}, 1, 1, 2, 1); !ok {
+		t.Fatal("bound at the limit refused")
+	}
+	if _, ok := PackConvInt8(w, []int32{1<<31 - 2*255*127}, 1, 1, 2, 1); ok {
+		t.Fatal("bound past the limit accepted")
+	}
+}
+
+func FuzzConvInt8(f *testing.F) {
+	f.Add(uint64(1), uint8(5), uint8(7), uint8(3), uint8(17), uint8(3), uint8(3), uint8(2), uint8(1), uint8(0))
+	f.Add(uint64(2), uint8(9), uint8(3), uint8(15), uint8(1), uint8(1), uint8(7), uint8(1), uint8(3), uint8(128))
+	f.Fuzz(func(t *testing.T, seed uint64, h, w, cin, cout, kh, kw, stride, pad, zeros uint8) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		kh, kw = kh%7+1, kw%7+1
+		sh, sw := int(stride%2)+1, int(stride/2%2)+1
+		p := Pad{int(pad % 4), int(pad / 4 % 4), int(pad / 16 % 4), int(pad / 64 % 4)}
+		hh, ww := int(h%12)+1, int(w%12)+1
+		if hh+p.Top+p.Bottom < int(kh) || ww+p.Left+p.Right < int(kw) {
+			return
+		}
+		checkConvInt8(t, newConvInt8Case(r, hh, ww, int(cin%40)+1, int(cout%40)+1, int(kh), int(kw), sh, sw, p, float64(zeros)/255))
+	})
+}
+
+// BenchmarkConvInt8 times layers shaped like MobileNetV2's and InceptionV3's.
+func BenchmarkConvInt8(b *testing.B) {
+	for _, s := range []struct {
+		name                    string
+		h, w, cin, cout, kh, kw int
+		pad                     Pad
+		zeros                   float64
+	}{
+		{"expand28", 28, 28, 32, 192, 1, 1, Pad{}, 0},
+		{"project14", 14, 14, 384, 64, 1, 1, Pad{}, 0.3},
+		{"incep3x3", 35, 35, 64, 96, 3, 3, Pad{1, 1, 1, 1}, 0.5},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			c := newConvInt8Case(rand.New(rand.NewPCG(1, 1)), s.h, s.w, s.cin, s.cout, s.kh, s.kw, 1, 1, s.pad, s.zeros)
+			pw, _ := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
+			y := make([]uint8, c.ys.Size())
+			scr := NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C)
+			b.ReportAllocs()
+			for b.Loop() {
+				ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, 1, 1, c.pad, c.rq, scr)
+			}
+			macs := float64(c.ys.H*c.ys.W) * float64(len(c.w))
+			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
+	}
+}

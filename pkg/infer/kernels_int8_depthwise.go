@@ -1,0 +1,137 @@
+package infer
+
+// DepthwiseInt8 computes DepthwiseInt8Ref with the same bits. Pixels whose
+// window lies inside x are done in pairs along the row, two products per
+// 64-bit multiply: with the zero point folded into the bias,
+// acc = bias − zx·Σw + Σ x·w, and x ≥ 0, so x0 + x1·2^32 times w advances
+// both pixels at once. Each 32-bit lane is exact because its true sum fits
+// in int32 (DepthwiseInt8Fits). Border pixels take the reference path.
+//
+//	x (H, W, C) uint8 (zero point zx) * w (KH, KW, C) int8 + bias (C) int32 -> y (OH, OW, C) uint8 via rq
+//
+// acc and pair are scratch of length 2·C and C.
+func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, pair []int64) {
+	c := xs.C
+	if ys.C != c || len(w) != kh*kw*c || len(bias) != c || len(rq.Mult) != c || len(acc) < 2*c || len(pair) < c || len(y) < ys.Size() || len(x) < xs.Size() {
+		panic("infer: DepthwiseInt8: bad shapes")
+	}
+	folded := acc[c : 2*c]
+	copy(folded, bias)
+	for t := range kh * kw {
+		for i, v := range w[t*c:][:c] {
+			folded[i] -= zx * int32(v)
+		}
+	}
+	// Output columns [ox0, ox1) and rows [oy0, oy1) have their window inside x.
+	ox0, ox1 := interiorRange(xs.W, ys.W, kw, sw, pad.Left)
+	oy0, oy1 := interiorRange(xs.H, ys.H, kh, sh, pad.Top)
+	for oy := range ys.H {
+		if oy < oy0 || oy >= oy1 {
+			for ox := range ys.W {
+				depthwisePixel(y, ys, x, xs, zx, w, bias, kh, kw, sh, sw, pad, rq, acc[:c], oy, ox)
+			}
+			continue
+		}
+		for ox := range ox0 {
+			depthwisePixel(y, ys, x, xs, zx, w, bias, kh, kw, sh, sw, pad, rq, acc[:c], oy, ox)
+		}
+		ox := ox0
+		for ; ox+1 < ox1; ox += 2 {
+			depthwisePair(y, ys, x, xs, w, folded, kh, kw, sh, sw, pad, rq, pair, oy, ox)
+		}
+		for ; ox < ys.W; ox++ {
+			depthwisePixel(y, ys, x, xs, zx, w, bias, kh, kw, sh, sw, pad, rq, acc[:c], oy, ox)
+		}
+	}
+}
+
+// DepthwiseInt8Fits reports whether DepthwiseInt8 is exact for these
+// weights: |bias| + 255·Σ|w| fits in int32 for every channel.
+func DepthwiseInt8Fits(w []int8, bias []int32) bool {
+	c := len(bias)
+	for i, b := range bias {
+		bound := max(int64(b), -int64(b))
+		for t := i; t < len(w); t += c {
+			bound += 255 * int64(max(w[t], -w[t]))
+		}
+		if bound > convLaneMax {
+			return false
+		}
+	}
+	return true
+}
+
+// interiorRange returns the output positions [lo, hi) along one axis whose
+// window of k cells at stride s lies inside the n input cells.
+func interiorRange(n, out, k, s, padBefore int) (lo, hi int) {
+	lo = min((padBefore+s-1)/s, out)
+	hi = lo
+	for hi < out && hi*s-padBefore+k <= n {
+		hi++
+	}
+	return lo, hi
+}
+
+// depthwisePair computes output pixels (oy, ox) and (oy, ox+1), both with
+// their window inside x; folded is the bias with the zero point folded in.
+func depthwisePair(y []uint8, ys Shape, x []uint8, xs Shape, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int64, oy, ox int) {
+	c := xs.C
+	acc = acc[:c]
+	for i, b := range folded[:c] {
+		acc[i] = int64(b) * (1 + 1<<32)
+	}
+	for ky := range kh {
+		iy := oy*sh + ky - pad.Top
+		for kx := range kw {
+			ix := ox*sw + kx - pad.Left
+			x0 := x[(iy*xs.W+ix)*c:][:c]
+			x1 := x[(iy*xs.W+ix+sw)*c:][:c]
+			wt := w[(ky*kw+kx)*c:][:c]
+			a := acc[:c]
+			for i := range a {
+				a[i] += (int64(x0[i]) | int64(x1[i])<<32) * int64(wt[i])
+			}
+		}
+	}
+	out0 := y[(oy*ys.W+ox)*c:][:c]
+	out1 := y[(oy*ys.W+ox+1)*c:][:c]
+	zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
+	mult := rq.Mult[:c]
+	for i, v := range acc[:c] {
+		m := mult[i]
+		a0 := int32(v)
+		a1 := int32((v - int64(a0)) >> 32)
+		q0 := zero + (int64(a0)*m.M+1<<(m.S-1))>>m.S
+		q1 := zero + (int64(a1)*m.M+1<<(m.S-1))>>m.S
+		out0[i] = uint8(min(max(q0, lo), hi))
+		out1[i] = uint8(min(max(q1, lo), hi))
+	}
+}
+
+// depthwisePixel computes output pixel (oy, ox) as DepthwiseInt8Ref does.
+func depthwisePixel(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, oy, ox int) {
+	c := xs.C
+	copy(acc, bias)
+	for ky := range kh {
+		iy := oy*sh + ky - pad.Top
+		if iy < 0 || iy >= xs.H {
+			continue
+		}
+		for kx := range kw {
+			ix := ox*sw + kx - pad.Left
+			if ix < 0 || ix >= xs.W {
+				continue
+			}
+			xrow := x[(iy*xs.W+ix)*c:][:c]
+			wrow := w[(ky*kw+kx)*c:][:c]
+			a := acc[:c]
+			for i, xq := range xrow {
+				a[i] += (int32(xq) - zx) * int32(wrow[i])
+			}
+		}
+	}
+	out := y[(oy*ys.W+ox)*c:][:c]
+	for i := range out {
+		out[i] = rq.apply(acc[i], i)
+	}
+}

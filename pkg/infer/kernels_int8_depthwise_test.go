@@ -1,0 +1,62 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func checkDepthwiseInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad Pad, zeros float64) {
+	t.Helper()
+	cc := newConvInt8Case(r, h, w, c, c, kh, kw, sh, sw, pad, zeros)
+	cc.w = cc.w[:kh*kw*c]
+	want := make([]uint8, cc.ys.Size())
+	DepthwiseInt8Ref(want, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
+	if !DepthwiseInt8Fits(cc.w, cc.bias) {
+		t.Fatal("accumulator bound exceeded")
+	}
+	got := make([]uint8, cc.ys.Size())
+	DepthwiseInt8(got, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, 2*c), make([]int64, c))
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%v→%v %dx%d/%d,%d pad %v: element %d = %d, DepthwiseInt8Ref gives %d", cc.xs, cc.ys, kh, kw, sh, sw, pad, i, got[i], want[i])
+		}
+	}
+}
+
+func TestDepthwiseInt8MatchesRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, s := range convShapes {
+		for _, zeros := range []float64{0, 0.6} {
+			t.Run(fmt.Sprintf("%dx%dx%d_%dx%d_s%d%d_z%g", s.h, s.w, s.cin, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
+				checkDepthwiseInt8(t, r, s.h, s.w, s.cin, s.kh, s.kw, s.sh, s.sw, s.pad, zeros)
+			})
+		}
+	}
+}
+
+func TestDepthwiseInt8Fits(t *testing.T) {
+	w := []int8{127, -127} // 1×2 window, one channel
+	if !DepthwiseInt8Fits(w, []int32{1<<31 - 1 - 2*255*127}) {
+		t.Fatal("bound at the limit refused")
+	}
+	if DepthwiseInt8Fits(w, []int32{-(1<<31 - 2*255*127)}) {
+		t.Fatal("bound past the limit accepted")
+	}
+}
+
+func FuzzDepthwiseInt8(f *testing.F) {
+	f.Add(uint64(1), uint8(7), uint8(9), uint8(5), uint8(3), uint8(3), uint8(1), uint8(5))
+	f.Add(uint64(2), uint8(4), uint8(11), uint8(17), uint8(1), uint8(7), uint8(2), uint8(0))
+	f.Fuzz(func(t *testing.T, seed uint64, h, w, c, kh, kw, stride, pad uint8) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		kh, kw = kh%7+1, kw%7+1
+		sh, sw := int(stride%2)+1, int(stride/2%2)+1
+		p := Pad{int(pad % 4), int(pad / 4 % 4), int(pad / 16 % 4), int(pad / 64 % 4)}
+		hh, ww := int(h%14)+1, int(w%14)+1
+		if hh+p.Top+p.Bottom < int(kh) || ww+p.Left+p.Right < int(kw) {
+			return
+		}
+		checkDepthwiseInt8(t, r, hh, ww, int(c%40)+1, int(kh), int(kw), sh, sw, p, float64(stride)/255)
+	})
+}

@@ -1,0 +1,51 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func checkPoolInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad Pad, isMax bool) {
+	t.Helper()
+	xs := Shape{h, w, c}
+	ys := Shape{convOutSize(h, kh, sh, pad.Top, pad.Bottom), convOutSize(w, kw, sw, pad.Left, pad.Right), c}
+	x, _ := randQ(r, xs.Size(), QParams{0.1, 0})
+	want := make([]uint8, ys.Size())
+	PoolInt8Ref(want, ys, x, xs, kh, kw, sh, sw, pad, isMax)
+	got := make([]uint8, ys.Size())
+	PoolInt8(got, ys, x, xs, kh, kw, sh, sw, pad, isMax, make([]int32, c))
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%v→%v %dx%d/%d,%d pad %v max %v: element %d = %d, PoolInt8Ref gives %d", xs, ys, kh, kw, sh, sw, pad, isMax, i, got[i], want[i])
+		}
+	}
+}
+
+func TestPoolInt8MatchesRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, s := range convShapes {
+		for _, isMax := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%dx%dx%d_%dx%d_s%d%d_max%v", s.h, s.w, s.cin, s.kh, s.kw, s.sh, s.sw, isMax), func(t *testing.T) {
+				checkPoolInt8(t, r, s.h, s.w, s.cin, s.kh, s.kw, s.sh, s.sw, s.pad, isMax)
+			})
+		}
+	}
+}
+
+func FuzzPoolInt8(f *testing.F) {
+	f.Add(uint64(1), uint8(7), uint8(9), uint8(5), uint8(3), uint8(3), uint8(1), uint8(5), true)
+	f.Add(uint64(2), uint8(8), uint8(8), uint8(17), uint8(8), uint8(8), uint8(3), uint8(0), false)
+	f.Fuzz(func(t *testing.T, seed uint64, h, w, c, kh, kw, stride, pad uint8, isMax bool) {
+		r := rand.New(rand.NewPCG(seed, 0))
+		kh, kw = kh%8+1, kw%8+1
+		sh, sw := int(stride%3)+1, int(stride/3%3)+1
+		// Padding smaller than the window, so no window is all padding.
+		p := Pad{int(pad%4) % int(kh), int(pad/4%4) % int(kh), int(pad/16%4) % int(kw), int(pad/64%4) % int(kw)}
+		hh, ww := int(h%14)+1, int(w%14)+1
+		if hh+p.Top+p.Bottom < int(kh) || ww+p.Left+p.Right < int(kw) {
+			return
+		}
+		checkPoolInt8(t, r, hh, ww, int(c%40)+1, int(kh), int(kw), sh, sw, p, isMax)
+	})
+}
