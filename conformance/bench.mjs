@@ -5,11 +5,12 @@
 // time to first result, cold and warm, and images/second on a batch. It
 // prints tables and writes build/bench.json, with the machine they ran on.
 //
-//   node conformance/bench.mjs [--models a,b] [--images N] [--passes N] [--native FILE]
+//   node conformance/bench.mjs [--models a,b] [--images N] [--passes N] [--native FILE] [--native-simd FILE]
 //
 // Images come from the dump of internal/testimages (bash conformance/run.sh
 // writes build/testimages): pixels, no decoding, for every engine. --native
-// names a file with `go test -bench Int8` output to include veil native.
+// names a file with `go test -bench Int8` output to include veil native;
+// --native-simd the same built with Go 1.27's simd package (AVX2 kernels).
 //
 // Environment (for shorter runs):
 //   BENCH_MODELS=a,b   the models (default: all three; --models wins)
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     passes: { type: "string", default: "2" },
     dump: { type: "string", default: join(root, "build/testimages") },
     native: { type: "string" },
+    "native-simd": { type: "string" },
   },
 });
 
@@ -130,6 +132,7 @@ const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(
 
 function nodeBench(models) {
   const native = nativeResults(flags.native);
+  const nativeSIMD = nativeResults(flags["native-simd"]);
   const rows = [];
   for (const model of models) {
     for (const engine of ENGINES) {
@@ -141,6 +144,7 @@ function nodeBench(models) {
       rows.push(JSON.parse(r.stdout.trim().split("\n").pop()));
     }
     if (native[model] !== undefined) rows.push({ engine: "veil-native", model, medianMs: native[model] });
+    if (nativeSIMD[model] !== undefined) rows.push({ engine: "veil-native-simd", model, medianMs: nativeSIMD[model] });
   }
   const get = (m, e) => rows.find((r) => r.model === m && r.engine === e);
   const lines = ["| model | engine | median ms/image | min ms | load ms | peak RSS MB | vs nsfwjs wasm-SIMD | vs nsfwjs cpu |", "|---|---|---|---|---|---|---|---|"];

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall/js"
@@ -192,6 +193,10 @@ func (b *bridge) load(args []js.Value) any {
 			js.CopyBytesToJS(u8, data)
 			result.Set("bytes", u8)
 		}
+		// Collect the file bytes and the decoding garbage now, so that
+		// classify reuses that memory rather than growing the heap.
+		data, fromBytes = nil, nil
+		runtime.GC()
 		return result, nil
 	})
 }

@@ -6,8 +6,9 @@ package infer
 // leaves cost nothing (padding cells are real zero and are skipped too);
 // the rows are then multiplied by the weights packed for the block's
 // kernel, convChans output channels at a time. There are two block kernels:
-// SWAR (kernels_int8_conv_swar.go, the default) and wasm SIMD
-// (kernels_int8_conv_simd.go, with GOEXPERIMENT=simd). Integer sums are exact,
+// SWAR (kernels_int8_conv_swar.go, the default), wasm SIMD
+// (kernels_int8_conv_simd.go, with GOEXPERIMENT=simd) and AVX2
+// (kernels_int8_conv_simd_amd64.go, with GOEXPERIMENT=simd). Integer sums are exact,
 // so every order gives the bits of the reference.
 
 // PackedConv holds a convolution's weights in the layout ConvInt8 reads.
@@ -43,7 +44,7 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 	nb := (cout + convChans - 1) / convChans
 	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans)}
 	copy(p.bias, bias)
-	p.w = packConvWeights(w, k, cout)
+	p.w = packConvWeights(w, kh*kw, cin, cout)
 	return p, true
 }
 

@@ -17,8 +17,10 @@ const (
 
 type convWeight = int8
 
-// packConvWeights lays out w (K, Cout) as [ceil(Cout/16)][K][16]int8.
-func packConvWeights(w []int8, k, cout int) []convWeight {
+// packConvWeights lays out w (K, Cout), K = cells·Cin, as
+// [ceil(Cout/16)][K][16]int8.
+func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
+	k := cells * cin
 	nb := (cout + convChans - 1) / convChans
 	p := make([]convWeight, nb*k*convChans)
 	for i := range k {

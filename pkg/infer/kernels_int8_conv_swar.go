@@ -1,4 +1,4 @@
-//go:build !(goexperiment.simd && wasm)
+//go:build !(goexperiment.simd && (wasm || amd64))
 
 package infer
 
@@ -18,8 +18,10 @@ const (
 // channel j of the block in byte j.
 type convWeight = uint32
 
-// packConvWeights lays out w (K, Cout) as [ceil(Cout/4)][K]convWeight.
-func packConvWeights(w []int8, k, cout int) []convWeight {
+// packConvWeights lays out w (K, Cout), K = cells·Cin, as
+// [ceil(Cout/4)][K]convWeight.
+func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
+	k := cells * cin
 	nb := (cout + convChans - 1) / convChans
 	p := make([]convWeight, nb*k)
 	for co := range cout {

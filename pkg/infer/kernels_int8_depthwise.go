@@ -1,6 +1,8 @@
 package infer
 
-// DepthwiseInt8 computes DepthwiseInt8Ref with the same bits. Pixels whose
+// DepthwiseInt8 computes DepthwiseInt8Ref with the same bits. With
+// GOEXPERIMENT=simd on wasm and on amd64 with AVX2 it runs depthwiseVector
+// (kernels_int8_depthwise_simd.go). Otherwise pixels whose
 // window lies inside x are done in pairs along the row, two products per
 // 64-bit multiply: with the zero point folded into the bias,
 // acc = bias − zx·Σw + Σ x·w, and x ≥ 0, so x0 + x1·2^32 times w advances
@@ -21,6 +23,9 @@ func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 		for i, v := range w[t*c:][:c] {
 			folded[i] -= zx * int32(v)
 		}
+	}
+	if depthwiseVector(y, ys, x, xs, zx, w, folded, kh, kw, sh, sw, pad, rq) {
+		return
 	}
 	// Output columns [ox0, ox1) and rows [oy0, oy1) have their window inside x.
 	ox0, ox1 := interiorRange(xs.W, ys.W, kw, sw, pad.Left)

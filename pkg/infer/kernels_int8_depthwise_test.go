@@ -35,6 +35,28 @@ func TestDepthwiseInt8MatchesRef(t *testing.T) {
 	}
 }
 
+// TestDepthwiseInt8Wide covers the vector blocks of 16 channels: whole
+// blocks, a tail, borders on every side, strides 1 and 2.
+func TestDepthwiseInt8Wide(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, s := range []struct {
+		h, w, c, kh, kw, sh, sw int
+		pad                     Pad
+	}{
+		{7, 7, 48, 3, 3, 1, 1, Pad{1, 1, 1, 1}},
+		{8, 9, 37, 3, 3, 2, 2, Pad{0, 1, 0, 1}},
+		{5, 6, 16, 3, 3, 1, 1, Pad{}},
+		{4, 5, 33, 5, 5, 1, 2, Pad{2, 2, 2, 2}},
+		{1, 1, 17, 1, 1, 1, 1, Pad{}},
+	} {
+		for _, zeros := range []float64{0, 0.6} {
+			t.Run(fmt.Sprintf("%dx%dx%d_%dx%d_s%d%d_z%g", s.h, s.w, s.c, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
+				checkDepthwiseInt8(t, r, s.h, s.w, s.c, s.kh, s.kw, s.sh, s.sw, s.pad, zeros)
+			})
+		}
+	}
+}
+
 func TestDepthwiseInt8Fits(t *testing.T) {
 	w := []int8{127, -127} // 1×2 window, one channel
 	if !DepthwiseInt8Fits(w, []int32{1<<31 - 1 - 2*255*127}) {

@@ -19,6 +19,8 @@ type Options struct {
 	Percentile      float64 // for Percentile; 0 means 99.99
 	SamplesPerImage int     // values sampled per tensor per image; 0 means 4096
 	Workers         int     // parallel forward passes; 0 means runtime.NumCPU()
+	Nearest         bool    // round weights to nearest instead of GPTQ (see gptq.go)
+	Equalize        bool    // cross-layer equalization first (see equalize.go)
 	SQNRImages      int     // images used for per-layer output SQNR; 0 means 4, negative none
 	// Progress, if set, is called as work completes (from one goroutine at a time).
 	Progress func(stage string, done, total int)
@@ -58,8 +60,14 @@ func Quantize(net *infer.Net, calib [][]float32, opts Options) (*infer.QNet, *Re
 	if err != nil {
 		return nil, nil, err
 	}
+	if opts.Equalize {
+		equalize(folded, firstNonAffine(folded), calib, &opts)
+	}
 	obs, floatProbs := calibrate(folded, calib, &opts)
 	b := newBuilder(folded, obs, &opts)
+	if !opts.Nearest {
+		b.stats = collectPatchStats(folded, firstNonAffine(folded), calib, &opts)
+	}
 	q, err := b.build()
 	if err != nil {
 		return nil, nil, err
@@ -145,6 +153,17 @@ type builder struct {
 	qid     map[int]int           // folded tensor -> QNet tensor
 	ftensor []int                 // QNet op -> folded tensor it writes
 	layers  []LayerReport
+	stats   []*patchStats // per folded op, for GPTQ rounding; nil: nearest
+}
+
+// firstNonAffine is the index of the first op that is not a leading affine
+// (those run in float before the input is quantized).
+func firstNonAffine(n *infer.Net) int {
+	i := 0
+	for i < len(n.Ops) && n.Ops[i].Kind == infer.OpAffine {
+		i++
+	}
+	return i
 }
 
 func newBuilder(net *infer.Net, obs []*Observer, o *Options) *builder {
@@ -226,6 +245,13 @@ func (b *builder) build() (*infer.QNet, error) {
 			cout := n.Shapes[op.Out].C
 			var sq float64
 			qo.Weights, qo.WScale, qo.Bias, sq = QuantizeLayer(op.Weights, op.Bias, cout, b.qp[op.In[0]].Scale)
+			if b.stats != nil && b.stats[b.first+i] != nil {
+				w, err := gptqLayer(op, cout, qo.WScale, b.stats[b.first+i])
+				if err != nil {
+					return nil, fmt.Errorf("quantize: %s: op %q: GPTQ: %w", n.Name, op.Name, err)
+				}
+				qo.Weights, sq = w, weightSQNR(op.Weights, w, qo.WScale)
+			}
 			lr.WeightSQNR = DB(sq)
 		case infer.OpAdd:
 			qo.Kind = infer.QAdd

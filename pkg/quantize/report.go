@@ -36,6 +36,7 @@ func (d DB) MarshalJSON() ([]byte, error) {
 type Report struct {
 	Model      string        `json:"model"`
 	Method     string        `json:"method"`
+	Equalized  bool          `json:"equalized"` // cross-layer equalization was applied
 	Images     int           `json:"images"`
 	SQNRImages int           `json:"sqnr_images"`
 	Layers     []LayerReport `json:"layers"`
@@ -83,7 +84,7 @@ func argmax(p []float32) int {
 // evaluate runs q on the calibration images and fills the report.
 func (b *builder) evaluate(q *infer.QNet, calib [][]float32, floatProbs [][]float32) *Report {
 	o := b.opts
-	rep := &Report{Model: q.Name, Method: o.Method.String(), Images: len(calib), Layers: b.layers}
+	rep := &Report{Model: q.Name, Method: o.Method.String(), Equalized: o.Equalize, Images: len(calib), Layers: b.layers}
 	for _, l := range b.layers {
 		rep.TotalBytes += l.Bytes
 	}
@@ -151,7 +152,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			_, err = fmt.Fprintf(w, format, args...)
 		}
 	}
-	p("model %s: %d layers, calibration %s on %d images (output SQNR on %d)\n", r.Model, len(r.Layers), r.Method, r.Images, r.SQNRImages)
+	p("model %s: %d layers, calibration %s on %d images (output SQNR on %d), equalization %v\n", r.Model, len(r.Layers), r.Method, r.Images, r.SQNRImages, r.Equalized)
 	p("%-4s %-10s %10s %10s %10s  %s\n", "#", "kind", "bytes", "w SQNR", "out SQNR", "layer")
 	for i, l := range r.Layers {
 		p("%-4d %-10s %10d %10s %10s  %s\n", i, l.Kind, l.Bytes, db(l.WeightSQNR), db(l.OutputSQNR), shortName(l.Name))

@@ -91,3 +91,15 @@ func sqnrDB(sig, noise float64) float64 {
 	}
 	return 10 * math.Log10(sig/noise)
 }
+
+// weightSQNR is the SQNR in dB of int8 weights q at per-channel scales
+// (channel = index % len(scale)) against the float weights w.
+func weightSQNR(w []float32, q []int8, scale []float32) float64 {
+	var sig, noise float64
+	for i, v := range w {
+		d := float64(v) - float64(q[i])*float64(scale[i%len(scale)])
+		sig += float64(v) * float64(v)
+		noise += d * d
+	}
+	return sqnrDB(sig, noise)
+}

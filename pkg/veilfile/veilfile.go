@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/veil-ml/veil/pkg/infer"
 	"github.com/veil-ml/veil/pkg/safetensors"
@@ -423,13 +424,19 @@ func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
 		n *= d
 	}
 	p := opPrefix(i)
-	w, err := r.raw(p+"weight", safetensors.I8, shape)
+	w, inflated, err := r.rawOwned(p+"weight", safetensors.I8, shape)
 	if err != nil {
 		return op, err
 	}
-	op.Weights = make([]int8, len(w))
-	for k, v := range w {
-		op.Weights[k] = int8(v)
+	if inflated {
+		// The inflated bytes are ours: use them as they are, rather than
+		// holding a second copy of the weights while the model loads.
+		op.Weights = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
+	} else {
+		op.Weights = make([]int8, len(w))
+		for k, v := range w {
+			op.Weights[k] = int8(v)
+		}
 	}
 	cout := q.Tensors[op.Out].Shape.C
 	if op.WScale, err = r.f32s(p+"weight_scale", []int{cout}); err != nil {
@@ -444,6 +451,13 @@ func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
 // raw returns the bytes of the named tensor, which must have dtype dt and
 // the given shape, stored plain or deflated.
 func (r *reader) raw(name string, dt safetensors.DType, shape []int) ([]byte, error) {
+	b, _, err := r.rawOwned(name, dt, shape)
+	return b, err
+}
+
+// rawOwned is raw also saying whether the bytes were inflated into a new
+// buffer (true) or alias the file (false).
+func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byte, bool, error) {
 	want := dt.Size()
 	for _, d := range shape {
 		want *= d
@@ -451,32 +465,32 @@ func (r *reader) raw(name string, dt safetensors.DType, shape []int) ([]byte, er
 	if t, ok := r.tensors[name]; ok {
 		r.used[name] = true
 		if t.DType != dt || !slices.Equal(t.Shape, shape) {
-			return nil, formatErr("tensor %q is %s %v, want %s %v", name, t.DType, t.Shape, dt, shape)
+			return nil, false, formatErr("tensor %q is %s %v, want %s %v", name, t.DType, t.Shape, dt, shape)
 		}
-		return t.Data, nil
+		return t.Data, false, nil
 	}
 	t, ok := r.tensors[name+".deflate"]
 	if !ok {
-		return nil, formatErr("tensor %q is missing", name)
+		return nil, false, formatErr("tensor %q is missing", name)
 	}
 	r.used[name+".deflate"] = true
 	if t.DType != safetensors.U8 || len(t.Shape) != 1 {
-		return nil, formatErr("tensor %q is %s %v, want U8 [n]", t.Name, t.DType, t.Shape)
+		return nil, false, formatErr("tensor %q is %s %v, want U8 [n]", t.Name, t.DType, t.Shape)
 	}
 	if want > r.budget || want > MaxInflation*len(t.Data)+64 {
-		return nil, formatErr("tensor %q would inflate %d bytes to %d", t.Name, len(t.Data), want)
+		return nil, false, formatErr("tensor %q would inflate %d bytes to %d", t.Name, len(t.Data), want)
 	}
 	r.budget -= want
 	out := make([]byte, want)
 	zr := flate.NewReader(bytes.NewReader(t.Data))
 	if _, err := io.ReadFull(zr, out); err != nil {
-		return nil, formatErr("tensor %q: inflate: %v", t.Name, err)
+		return nil, false, formatErr("tensor %q: inflate: %v", t.Name, err)
 	}
 	var one [1]byte
 	if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
-		return nil, formatErr("tensor %q inflates to more than %s %v", t.Name, dt, shape)
+		return nil, false, formatErr("tensor %q inflates to more than %s %v", t.Name, dt, shape)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func (r *reader) f32s(name string, shape []int) ([]float32, error) {

@@ -74,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		calib   = fs.String("calib", "", "`DIR` of calibration images (default: the built-in generated set)")
 		out     = fs.String("o", "", "output `FILE` (.veil, required)")
 		method  = fs.String("method", quantize.DefaultMethod.String(), "activation calibration `METHOD`: minmax, percentile or mse")
+		round   = fs.String("rounding", "gptq", "weight `ROUNDING`: gptq (error-compensating, see pkg/quantize) or nearest")
+		equal   = fs.String("equalize", "auto", "cross-layer equalization `MODE`: on, off, or auto (quantize both ways, keep the one closer to float on the calibration images)")
 		nimg    = fs.Int("n", calibset.DefaultCount, "number of built-in calibration images, or the maximum taken from -calib")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 		raw     = fs.Bool("raw", false, "store tensors uncompressed (larger file, plain safetensors tensors)")
@@ -96,14 +98,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := quantizeModel(*model, adapter, *calib, *out, m, *nimg, *asJSON, *raw, *quiet, stdout, stderr); err != nil {
+	if *round != "gptq" && *round != "nearest" {
+		fmt.Fprintf(stderr, "quantize: unknown -rounding %q (want gptq or nearest)\n", *round)
+		return 2
+	}
+	if *equal != "auto" && *equal != "on" && *equal != "off" {
+		fmt.Fprintf(stderr, "quantize: unknown -equalize %q (want auto, on or off)\n", *equal)
+		return 2
+	}
+	if err := quantizeModel(*model, adapter, *calib, *out, m, *round == "nearest", *equal, *nimg, *asJSON, *raw, *quiet, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "quantize:", err)
 		return 1
 	}
 	return 0
 }
 
-func quantizeModel(model string, adapters []string, calibDir, out string, method quantize.Method, nimg int, asJSON, raw, quiet bool, stdout, stderr io.Writer) error {
+func quantizeModel(model string, adapters []string, calibDir, out string, method quantize.Method, nearest bool, equalize string, nimg int, asJSON, raw, quiet bool, stdout, stderr io.Writer) error {
+	rounding := "GPTQ"
+	if nearest {
+		rounding = "nearest-rounded"
+	}
 	start := time.Now()
 	progress := func(format string, args ...any) {
 		if !quiet {
@@ -142,25 +156,39 @@ func quantizeModel(model string, adapters []string, calibDir, out string, method
 			infer.Preprocess(x, im.Pix, im.W, im.H, S)
 			inputs = append(inputs, x)
 		}
-		calibDesc = fmt.Sprintf("%s on %d built-in generated images (pkg/calibset)", method, len(inputs))
+		calibDesc = fmt.Sprintf("%s activations, %s weights on %d built-in generated images (pkg/calibset)", method, rounding, len(inputs))
 	} else {
 		if inputs, err = loadImages(calibDir, nimg, S, progress); err != nil {
 			return err
 		}
-		calibDesc = fmt.Sprintf("%s on %d images from %s", method, len(inputs), calibDir)
+		calibDesc = fmt.Sprintf("%s activations, %s weights on %d images from %s", method, rounding, len(inputs), calibDir)
 	}
 	meta.Calibration = calibDesc
 	progress("quantizing %s (%d ops) with %s", name, len(net.Ops), calibDesc)
 	last := ""
-	q, rep, err := quantize.Quantize(net, inputs, quantize.Options{Method: method, Progress: func(stage string, done, total int) {
+	opts := quantize.Options{Method: method, Nearest: nearest, Progress: func(stage string, done, total int) {
 		if s := fmt.Sprintf("%s %d/%d", stage, done, total); s != last && !quiet {
 			last = s
 			progress("%s", s)
 		}
-	}})
-	if err != nil {
-		return err
+	}}
+	// Equalization helps some models and hurts others (see
+	// pkg/quantize/equalize.go); auto measures both on the calibration
+	// images, never on test images.
+	var q *infer.QNet
+	var rep *quantize.Report
+	for _, eq := range map[string][]bool{"on": {true}, "off": {false}, "auto": {false, true}}[equalize] {
+		opts.Equalize = eq
+		qi, ri, err := quantize.Quantize(net, inputs, opts)
+		if err != nil {
+			return err
+		}
+		progress("equalization %v: mean |Δp| %.5f vs float on the calibration images", eq, ri.MeanAbsDiff)
+		if rep == nil || ri.MeanAbsDiff < rep.MeanAbsDiff {
+			q, rep = qi, ri
+		}
 	}
+	meta.Calibration += fmt.Sprintf(", equalization %s", map[bool]string{true: "on", false: "off"}[rep.Equalized])
 	data, err := veilfile.Encode(q, meta, veilfile.Options{Raw: raw})
 	if err != nil {
 		return err

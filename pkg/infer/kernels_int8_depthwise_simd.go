@@ -1,0 +1,77 @@
+//go:build goexperiment.simd && (wasm || amd64)
+
+package infer
+
+// depthwiseMaxTaps bounds the window depthwiseVector takes (KH·KW); larger
+// windows take the scalar path.
+const depthwiseMaxTaps = 64
+
+// depthwiseVector computes DepthwiseInt8 with vectors of 16 channels, two
+// output pixels at a time, and reports whether it did (false: no vector
+// unit, or a window of more than depthwiseMaxTaps cells). folded is the bias
+// with the zero point folded in, bias − zx·Σw, so the dot product runs on
+// the raw uint8 inputs: a product x·w lies in [−32640, 32385] and is exact
+// in int16, and the int32 sums wrap exactly like DepthwiseInt8Ref's. A
+// padding cell reads as zx, which cancels its share of the fold.
+func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant) bool {
+	taps := kh * kw
+	if taps > depthwiseMaxTaps || !depthwiseVectorOK() {
+		return false
+	}
+	c := xs.C
+	c16 := c &^ (depthwiseChans - 1)
+	pixels := ys.H * ys.W
+	mult := rq.Mult[:c]
+	zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
+	// offs[j][t] is the offset in x of window cell t of pixel j, −1 for padding.
+	var offs [2][depthwiseMaxTaps]int
+	var acc [2][depthwiseChans]int32
+	for p := 0; p < pixels; p += 2 {
+		np := min(2, pixels-p)
+		for j := range offs {
+			q := min(p+j, pixels-1)
+			oy, ox := q/ys.W, q%ys.W
+			o := offs[j][:taps]
+			for ky := range kh {
+				iy := oy*sh + ky - pad.Top
+				for kx := range kw {
+					ix := ox*sw + kx - pad.Left
+					t := ky*kw + kx
+					o[t] = -1
+					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
+						o[t] = (iy*xs.W + ix) * c
+					}
+				}
+			}
+		}
+		for cb := 0; cb < c16; cb += depthwiseChans {
+			depthwiseDot(&acc, x, offs[0][:taps], offs[1][:taps], uint8(zx), w, c, cb, (*[depthwiseChans]int32)(folded[cb:]))
+			m := mult[cb:][:depthwiseChans]
+			for j := range np {
+				out := y[(p+j)*c+cb:][:depthwiseChans]
+				a := &acc[j]
+				for i := range out {
+					q := zero + (int64(a[i])*m[i].M+1<<(m[i].S-1))>>m[i].S
+					out[i] = uint8(min(max(q, lo), hi))
+				}
+			}
+		}
+		// Channels past the last whole vector, one at a time.
+		for j := range np {
+			o := offs[j][:taps]
+			out := y[(p+j)*c:][:c]
+			for i := c16; i < c; i++ {
+				a := folded[i]
+				for t, off := range o {
+					xv := zx
+					if off >= 0 {
+						xv = int32(x[off+i])
+					}
+					a += xv * int32(w[t*c+i])
+				}
+				out[i] = rq.apply(a, i)
+			}
+		}
+	}
+	return true
+}
