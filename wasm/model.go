@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"runtime/debug"
-	"sync"
 
 	"github.com/veil-ml/veil/pkg/infer"
 )
@@ -23,35 +22,10 @@ type modelFile struct {
 // fakemodel files.
 var openModelFile = openVeilFile
 
-// loadGCPercent is the GC target while a model is decoded or its engine
-// built: those make garbage next to large live buffers, and the wasm memory
-// keeps the heap's peak size for good.
+// loadGCPercent is the GC target while a model is decoded: that makes
+// garbage next to large live buffers, and the wasm memory keeps the heap's
+// peak size for good.
 const loadGCPercent = 20
-
-var gcTarget struct {
-	sync.Mutex
-	lowered int // calls of lowerGCTarget not yet undone
-	saved   int // the target before the first
-}
-
-// lowerGCTarget sets the GC target to loadGCPercent until the returned
-// function is called; calls may overlap (loads and first classifies run in
-// goroutines), and the last to finish restores the target.
-func lowerGCTarget() (restore func()) {
-	gcTarget.Lock()
-	defer gcTarget.Unlock()
-	if gcTarget.lowered == 0 {
-		gcTarget.saved = debug.SetGCPercent(loadGCPercent)
-	}
-	gcTarget.lowered++
-	return func() {
-		gcTarget.Lock()
-		defer gcTarget.Unlock()
-		if gcTarget.lowered--; gcTarget.lowered == 0 {
-			debug.SetGCPercent(gcTarget.saved)
-		}
-	}
-}
 
 // openModel reads data with openModelFile, first naming the usual wrong
 // downloads (an HTML error page, a TF.js model.json) so the message helps.
@@ -65,7 +39,8 @@ func openModel(data []byte) (*modelFile, error) {
 	case bytes.HasPrefix(t, []byte("{")):
 		return nil, newError(codeBadModel, nil, "got JSON, not a .veil model file (a TF.js model.json? convert it with tools/quantize)")
 	}
-	defer lowerGCTarget()()
+	// openModel never yields to JavaScript, so no other call sees this target.
+	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 	m, err := openModelFile(data)
 	if err != nil {
 		if errorCode(err) == codeInternal {

@@ -22,20 +22,22 @@ type Prediction struct {
 }
 
 // Classifier turns images into class probabilities. It is safe for
-// concurrent use: each call borrows a Runner and an input buffer from a pool.
+// concurrent use: each call borrows a Runner and an input buffer from a free
+// list. Not a sync.Pool: that drops its items at every GC, and a runner
+// (an int8 engine with its packed weights) is costly to make again.
 type Classifier struct {
 	Size    int      // model input size S
 	Classes []string // output classes, in output order
 	Limits  decode.Limits
 
 	newRunner func() Runner
-	pool      sync.Pool // of *slot
+	mu        sync.Mutex
+	free      []*slot // runners not in use; as many as calls ever ran at once
 }
 
 type slot struct {
 	r     Runner
 	input []float32
-	probs []float32
 }
 
 // NewClassifier makes a Classifier whose runners come from newRunner.
@@ -54,10 +56,21 @@ func NewInt8Classifier(q *QNet) *Classifier {
 }
 
 func (c *Classifier) get() *slot {
-	if s, ok := c.pool.Get().(*slot); ok {
+	c.mu.Lock()
+	if n := len(c.free); n > 0 {
+		s := c.free[n-1]
+		c.free = c.free[:n-1]
+		c.mu.Unlock()
 		return s
 	}
-	return &slot{r: c.newRunner(), input: make([]float32, c.Size*c.Size*3), probs: make([]float32, len(c.Classes))}
+	c.mu.Unlock()
+	return &slot{r: c.newRunner(), input: make([]float32, c.Size*c.Size*3)}
+}
+
+func (c *Classifier) put(s *slot) {
+	c.mu.Lock()
+	c.free = append(c.free, s)
+	c.mu.Unlock()
 }
 
 // ClassifyRGB returns the probabilities, in class order, for an 8-bit RGB
@@ -67,7 +80,7 @@ func (c *Classifier) ClassifyRGB(pix []uint8, w, h int) ([]float32, error) {
 		return nil, fmt.Errorf("infer: RGB image %dx%d needs %d bytes, have %d", w, h, max(w*h*3, 0), len(pix))
 	}
 	s := c.get()
-	defer c.pool.Put(s)
+	defer c.put(s)
 	Preprocess(s.input, pix, w, h, c.Size)
 	out := s.r.Run(s.input)
 	if len(out) != len(c.Classes) {

@@ -32,16 +32,7 @@ type qplan struct {
 
 // NewInt8 validates q and plans its buffers. It panics if q is invalid
 // (models read by veilfile.Read are already validated).
-func NewInt8(q *QNet) *Int8 { return newInt8(q, false) }
-
-// NewInt8Owning is NewInt8 for a QNet that the engine alone will use: it
-// sets to nil the Weights of each convolution as soon as they are packed
-// (PackConvInt8), so that the collector can free them while the next layers
-// are packed and the conv weights are not held twice. The engine runs
-// exactly as NewInt8's; the QNet no longer passes Validate.
-func NewInt8Owning(q *QNet) *Int8 { return newInt8(q, true) }
-
-func newInt8(q *QNet, release bool) *Int8 {
+func NewInt8(q *QNet) *Int8 {
 	if err := q.Validate(); err != nil {
 		panic("infer: NewInt8: " + err.Error())
 	}
@@ -64,9 +55,6 @@ func newInt8(q *QNet, release bool) *Int8 {
 		e.plan(i)
 		if op := &q.Ops[i]; op.Kind == QConv {
 			maxK = max(maxK, len(op.Weights)/len(op.Bias))
-			if release && e.plans[i].conv != nil {
-				op.Weights = nil
-			}
 		}
 	}
 	e.conv = NewConvScratch(maxK, maxC)

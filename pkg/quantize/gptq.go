@@ -29,7 +29,6 @@ type patchStats struct {
 	d     int       // patch length
 	mats  int       // 1, or C for depthwise
 	h     []float64 // mats × d × d, upper triangle filled
-	n     int       // patches accumulated
 	patch []float64 // scratch
 }
 
@@ -61,7 +60,6 @@ func (s *patchStats) add(x []float32, xs, ys infer.Shape, img int) {
 			s.patch[i] = float64(v)
 		}
 		s.accumulate(0, s.patch[:s.d])
-		s.n++
 		return
 	}
 	pixels := ys.H * ys.W
@@ -98,7 +96,6 @@ func (s *patchStats) add(x []float32, xs, ys infer.Shape, img int) {
 		} else {
 			s.accumulate(0, s.patch[:s.d])
 		}
-		s.n++
 	}
 }
 

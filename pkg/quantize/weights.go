@@ -40,16 +40,10 @@ func quantizePerChannel(w []float32, cout int, minScale []float64) (q []int8, sc
 		}
 	}
 	q = make([]int8, len(w))
-	var sig, noise float64
 	for i, v := range w {
-		s := float64(scale[i%cout])
-		r := min(max(math.Round(float64(v)/s), -127), 127)
-		q[i] = int8(r)
-		d := float64(v) - r*s
-		sig += float64(v) * float64(v)
-		noise += d * d
+		q[i] = int8(min(max(math.Round(float64(v)/float64(scale[i%cout])), -127), 127))
 	}
-	return q, scale, sqnrDB(sig, noise)
+	return q, scale, weightSQNR(w, q, scale)
 }
 
 // maxBias bounds |int32 bias| so that accumulations cannot overflow.
