@@ -118,10 +118,11 @@ func (b *bridge) load(args []js.Value) any {
 
 	return newPromise(func() (any, error) {
 		var (
-			m    *modelFile
-			data []byte
-			hash string
-			from = "bytes"
+			m     *modelFile
+			data  []byte
+			hash  string
+			from  = "bytes"
+			store func() // caches the download, once the model is returned
 		)
 		if url == "" {
 			var err error
@@ -148,8 +149,9 @@ func (b *bridge) load(args []js.Value) any {
 			}
 			hashOpt := option(opts, "hash")
 			req := modelcache.Request{
-				URL:     url,
-				NoCache: option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
+				URL:        url,
+				NoCache:    option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
+				StoreLater: true,
 				Fetch: func(context.Context) ([]byte, error) {
 					return fetchModel(url, progress)
 				},
@@ -164,7 +166,7 @@ func (b *bridge) load(args []js.Value) any {
 				}
 				return nil, err
 			}
-			data, hash, from = res.Data, res.Hash, res.Source.String()
+			data, hash, from, store = res.Data, res.Hash, res.Source.String(), res.Store
 			if res.Source == modelcache.FromCache {
 				progress(len(data), len(data))
 			}
@@ -197,6 +199,12 @@ func (b *bridge) load(args []js.Value) any {
 		// classify reuses that memory rather than growing the heap.
 		data, fromBytes = nil, nil
 		runtime.GC()
+		if store != nil {
+			// Wasm goroutines take turns, so this one starts the IndexedDB
+			// transaction once the Promise is resolved and before any other
+			// JavaScript runs: a later load's read still waits for it.
+			go store()
+		}
 		return result, nil
 	})
 }

@@ -14,6 +14,8 @@ func main() {
 	if len(os.Args) > 1 {
 		name = os.Args[1]
 	}
+	// veil.js puts its host object where the bridge is to go (host.go).
+	host = js.Global().Get(name)
 	b := newBridge()
 	js.Global().Set(name, b.object())
 	<-b.done

@@ -10,9 +10,9 @@ import (
 )
 
 // openVeilFile reads a .veil file into an int8 classifier, as tools/classify
-// does: veilfile.Read checks the magic, version, checksum and structure.
+// does: veilfile.ReadWith checks the magic, version, checksum and structure.
 func openVeilFile(data []byte) (*modelFile, error) {
-	q, meta, err := veilfile.Read(data)
+	q, meta, err := veilfile.ReadWith(data, modelReadOptions())
 	if err != nil {
 		return nil, newError(codeBadModel, err, "not a usable .veil model file")
 	}

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +39,16 @@ const go = (args) => run('go', args, { cwd: ROOT, maxBuffer: 64 << 20 });
 /** fakeModel is a stand-in model file (wasm/internal/fakemodel). */
 function fakeModel(size = 8, name = 'fake') {
   return new Uint8Array([...Buffer.from('VEILFAKE'), size, ...Buffer.from(name)]);
+}
+
+/** restamp rewrites a .veil file's checksum (pkg/veilfile) after an edit. */
+function restamp(file) {
+  const text = Buffer.from(file.buffer, file.byteOffset, file.length);
+  const key = Buffer.from('"veil.sha256":"');
+  const at = text.indexOf(key) + key.length;
+  file.fill(0x30, at, at + 64); // '0' × 64, as when the sum was taken
+  file.set(Buffer.from(sha256(file)), at);
+  return file;
 }
 
 const fakeOpts = { wasmURL: pathToFileURL(FAKE_WASM).href };
@@ -312,6 +323,30 @@ describe('veil.js with the real models', { skip: skipReal }, () => {
       model.dispose();
     });
   }
+
+  // The compressed tensors are inflated by veil.js's DecompressionStream
+  // (host.inflate); Go's compress/flate has the same cases in pkg/veilfile.
+  it('rejects compressed tensors that do not inflate to their size, naming them', async () => {
+    const file = new Uint8Array(fs.readFileSync(path.join(MODELS, `${realModels[0]}.veil`)));
+    const n = Number(Buffer.from(file.buffer, file.byteOffset, 8).readBigUInt64LE(0));
+    const header = JSON.parse(Buffer.from(file.subarray(8, 8 + n)).toString());
+    const [name, { data_offsets: [a, b] }] = Object.entries(header).find(([k, v]) => k.endsWith('.weight.deflate') && v.data_offsets[1] - v.data_offsets[0] > 2000);
+    const want = zlib.inflateRawSync(file.subarray(8 + n + a, 8 + n + b)).length;
+    const stored = (len) => [0x01, len & 0xff, len >> 8, ~len & 0xff, (~len >> 8) & 0xff, ...new Uint8Array(len)]; // a final stored block
+    const cases = [
+      [[0xff, 0xff, 0xff], /invalid|unexpected|incorrect/i], // reserved block type
+      [stored(100), new RegExp(`inflates to 100 bytes, want ${want}`)],
+      [zlib.deflateRawSync(new Uint8Array(want + 1000)), new RegExp(`inflates to more than ${want} bytes`)],
+    ];
+    for (const [stream, pattern] of cases) {
+      const bad = file.slice();
+      bad.fill(0, 8 + n + a, 8 + n + b);
+      bad.set(stream, 8 + n + a); // what follows the stream is zeros
+      await rejectsWith(load(restamp(bad)), 'VEIL_BAD_MODEL', new RegExp(`${name.replaceAll('.', '\\.')}.*${pattern.source}`, 'i'));
+    }
+    // The untouched file, restamped, still loads.
+    (await load(restamp(file.slice()))).dispose();
+  });
 
   it('rejects a corrupted model file', async () => {
     const file = new Uint8Array(fs.readFileSync(path.join(MODELS, `${realModels[0]}.veil`)));

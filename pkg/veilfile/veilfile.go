@@ -264,6 +264,49 @@ func i32Bytes(v []int32) []byte {
 // Read decodes a .veil file, checking everything (see the package
 // documentation) before returning. The QNet does not alias data.
 func Read(data []byte) (*infer.QNet, *Meta, error) {
+	return ReadWith(data, ReadOptions{})
+}
+
+// ReadOptions tune ReadWith.
+type ReadOptions struct {
+	// Inflate decompresses the file's DEFLATE tensors, all in one call
+	// (see Inflation); nil means InflateAll. The wasm module passes the
+	// browser's DecompressionStream: native code, where compress/flate
+	// compiled to wasm is many times slower and dominated model loading.
+	Inflate func([]Inflation) error
+}
+
+// Inflation is one compressed tensor to decompress: Src, a raw DEFLATE
+// stream (RFC 1951), must fill Dst exactly. An inflater fails, naming the
+// tensor, on a corrupt stream, on one that inflates to more or fewer than
+// len(Dst) bytes, and on bytes after the stream's final block.
+type Inflation struct {
+	Name     string // the stored tensor, for errors
+	Src, Dst []byte
+}
+
+// InflateAll is the default inflater: compress/flate, one tensor after
+// another.
+func InflateAll(jobs []Inflation) error {
+	for _, j := range jobs {
+		src := bytes.NewReader(j.Src) // an io.ByteReader: flate reads no further than the stream
+		zr := flate.NewReader(src)
+		if _, err := io.ReadFull(zr, j.Dst); err != nil {
+			return fmt.Errorf("tensor %q: inflate: %v", j.Name, err)
+		}
+		var one [1]byte
+		if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
+			return fmt.Errorf("tensor %q inflates to more than %d bytes", j.Name, len(j.Dst))
+		}
+		if src.Len() != 0 {
+			return fmt.Errorf("tensor %q has %d bytes after its compressed data", j.Name, src.Len())
+		}
+	}
+	return nil
+}
+
+// ReadWith is Read with options.
+func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err := checkPrefix(data); err != nil {
 		return nil, nil, err
 	}
@@ -293,6 +336,20 @@ func Read(data []byte) (*infer.QNet, *Meta, error) {
 	q, m, err := r.decode()
 	if err != nil {
 		return nil, nil, err
+	}
+	// decode only sized and queued the compressed tensors: fill them now,
+	// in one call, then run the conversions that wait on them.
+	if len(r.inflations) > 0 {
+		inflate := o.Inflate
+		if inflate == nil {
+			inflate = InflateAll
+		}
+		if err := inflate(r.inflations); err != nil {
+			return nil, nil, formatErr("%v", err)
+		}
+	}
+	for _, f := range r.afterInflate {
+		f()
 	}
 	for name := range r.tensors {
 		if !r.used[name] {
@@ -330,6 +387,9 @@ type reader struct {
 	tensors map[string]*safetensors.Tensor
 	used    map[string]bool
 	budget  int // bytes left to decompress
+
+	inflations   []Inflation // compressed tensors, each with its exact-sized Dst
+	afterInflate []func()    // conversions that read an Inflation's Dst
 }
 
 func (r *reader) decode() (*infer.QNet, *Meta, error) {
@@ -378,9 +438,11 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range q.Tensors {
-		q.Tensors[i].Q = infer.QParams{Scale: scale[i], Zero: zero[i]}
-	}
+	r.afterInflate = append(r.afterInflate, func() {
+		for i := range q.Tensors {
+			q.Tensors[i].Q = infer.QParams{Scale: scale[i], Zero: zero[i]}
+		}
+	})
 	for i, o := range g.Ops {
 		op, err := r.decodeOp(q, i, &o)
 		if err != nil {
@@ -429,8 +491,8 @@ func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
 		return op, err
 	}
 	if inflated {
-		// The inflated bytes are ours: use them as they are, rather than
-		// holding a second copy of the weights while the model loads.
+		// The bytes to be inflated are ours: use them as they are, rather
+		// than holding a second copy of the weights while the model loads.
 		op.Weights = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 	} else {
 		op.Weights = make([]int8, len(w))
@@ -448,15 +510,10 @@ func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
 	return op, nil
 }
 
-// raw returns the bytes of the named tensor, which must have dtype dt and
-// the given shape, stored plain or deflated.
-func (r *reader) raw(name string, dt safetensors.DType, shape []int) ([]byte, error) {
-	b, _, err := r.rawOwned(name, dt, shape)
-	return b, err
-}
-
-// rawOwned is raw also saying whether the bytes were inflated into a new
-// buffer (true) or alias the file (false).
+// rawOwned returns the bytes of the named tensor, which must have dtype dt
+// and the given shape, stored plain or deflated, and whether they are a new
+// buffer that Read fills once decode is done (true: the tensor is deflated)
+// or alias the file (false).
 func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byte, bool, error) {
 	want := dt.Size()
 	for _, d := range shape {
@@ -482,37 +539,47 @@ func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byt
 	}
 	r.budget -= want
 	out := make([]byte, want)
-	zr := flate.NewReader(bytes.NewReader(t.Data))
-	if _, err := io.ReadFull(zr, out); err != nil {
-		return nil, false, formatErr("tensor %q: inflate: %v", t.Name, err)
-	}
-	var one [1]byte
-	if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
-		return nil, false, formatErr("tensor %q inflates to more than %s %v", t.Name, dt, shape)
-	}
+	r.inflations = append(r.inflations, Inflation{Name: t.Name, Src: t.Data, Dst: out})
 	return out, true, nil
 }
 
+// f32s returns the named F32 tensor; a deflated one is filled in after
+// decode (see rawOwned).
 func (r *reader) f32s(name string, shape []int) ([]float32, error) {
-	b, err := r.raw(name, safetensors.F32, shape)
+	b, inflated, err := r.rawOwned(name, safetensors.F32, shape)
 	if err != nil {
 		return nil, err
 	}
 	v := make([]float32, len(b)/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	r.convert(inflated, func() {
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	})
 	return v, nil
 }
 
+// i32s is f32s for I32 tensors.
 func (r *reader) i32s(name string, shape []int) ([]int32, error) {
-	b, err := r.raw(name, safetensors.I32, shape)
+	b, inflated, err := r.rawOwned(name, safetensors.I32, shape)
 	if err != nil {
 		return nil, err
 	}
 	v := make([]int32, len(b)/4)
-	for i := range v {
-		v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-	}
+	r.convert(inflated, func() {
+		for i := range v {
+			v[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	})
 	return v, nil
+}
+
+// convert runs f now, or once the inflations are done if its bytes are
+// still to be inflated.
+func (r *reader) convert(inflated bool, f func()) {
+	if inflated {
+		r.afterInflate = append(r.afterInflate, f)
+	} else {
+		f()
+	}
 }

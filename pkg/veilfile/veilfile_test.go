@@ -8,12 +8,14 @@ import (
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/veil-ml/veil/internal/fuzzcorpus"
 	"github.com/veil-ml/veil/internal/qtest"
 	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/safetensors"
 )
 
 func tinyFile(t testing.TB, raw bool) ([]byte, *infer.QNet) {
@@ -226,6 +228,81 @@ func TestReadRandomMutations(t *testing.T) {
 		}
 		if q, _, err := Read(restamp(c)); err == nil {
 			infer.NewInt8(q).Run(make([]float32, q.InputSize*q.InputSize*3))
+		}
+	}
+}
+
+// TestReadWithInflater checks that ReadWith hands every compressed tensor to
+// the inflater in one call, and reads what it fills exactly as Read does.
+func TestReadWithInflater(t *testing.T) {
+	data, q := tinyFile(t, false)
+	var deflated int
+	f, err := safetensors.Parse(data, safetensors.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, t := range f.Tensors {
+		if strings.HasSuffix(t.Name, ".deflate") {
+			deflated++
+		}
+	}
+	calls, names := 0, map[string]bool{}
+	got, _, err := ReadWith(data, ReadOptions{Inflate: func(jobs []Inflation) error {
+		calls++
+		for _, j := range jobs {
+			names[j.Name] = true
+		}
+		return InflateAll(jobs)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, q) {
+		t.Fatal("QNet read with the inflater differs from the encoded one")
+	}
+	if calls != 1 || len(names) != deflated || deflated == 0 {
+		t.Fatalf("%d calls for tensors %v; want 1 call with every compressed tensor", calls, names)
+	}
+
+	// An inflater's failure is the read's, and nothing half-filled escapes.
+	boom := errors.New(`tensor "ops.000.weight.deflate": corrupt`)
+	if _, _, err := ReadWith(data, ReadOptions{Inflate: func([]Inflation) error { return boom }}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("inflater error gave %v", err)
+	}
+	// A raw file has nothing to inflate.
+	raw, _ := tinyFile(t, true)
+	if _, _, err := ReadWith(raw, ReadOptions{Inflate: func([]Inflation) error { t.Error("inflater called for a raw file"); return nil }}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInflateAll checks the default inflater's refusals; the wasm module's
+// DecompressionStream inflater is held to the same cases in wasm/veil.test.mjs.
+func TestInflateAll(t *testing.T) {
+	plain := bytes.Repeat([]byte("veil int8 weights "), 40)
+	stream := deflate(plain)
+	for _, c := range []struct {
+		name string
+		src  []byte
+		n    int
+		want string // "" for success
+	}{
+		{"exact", stream, len(plain), ""},
+		{"inflates to more", stream, len(plain) - 1, "more than"},
+		{"inflates to fewer", stream, len(plain) + 1, "unexpected EOF"},
+		{"truncated", stream[:len(stream)/2], len(plain), "inflate"},
+		{"trailing bytes", append(slices.Clone(stream), 0), len(plain), "after its compressed data"},
+		{"not deflate", []byte{0xff, 0xff, 0xff}, len(plain), "inflate"},
+	} {
+		dst := make([]byte, c.n)
+		err := InflateAll([]Inflation{{Name: "t.deflate", Src: c.src, Dst: dst}})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && !bytes.Equal(dst, plain):
+			t.Errorf("%s: wrong bytes", c.name)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `"t.deflate"`)):
+			t.Errorf("%s: got %v, want an error naming the tensor and saying %q", c.name, err, c.want)
 		}
 	}
 }

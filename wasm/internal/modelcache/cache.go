@@ -64,6 +64,11 @@ type Request struct {
 	Hash    string // expected SHA-256 (hex), or "" to accept any file that verifies
 	NoCache bool   // neither read nor write the store
 
+	// StoreLater leaves storing a download to Result.Store, so that the
+	// caller can put the model to use first: a browser's IndexedDB write
+	// of a few MB takes a few hundred ms to commit.
+	StoreLater bool
+
 	// Fetch downloads the file; it is called at most once per Load.
 	Fetch func(ctx context.Context) ([]byte, error)
 }
@@ -73,6 +78,10 @@ type Result struct {
 	Data   []byte
 	Hash   string // SHA-256 of Data, lower-case hex
 	Source Source
+
+	// Store, set when Request.StoreLater held a download back, stores it
+	// (failures go to Cache.Warn).
+	Store func()
 }
 
 // Hash returns the SHA-256 of data in lower-case hex, the form Entry and
@@ -112,13 +121,21 @@ func (c *Cache) Load(ctx context.Context, r Request) (Result, error) {
 			return Result{}, err
 		}
 	}
+	res := Result{Data: data, Hash: hash, Source: FromNetwork}
 	if useStore {
-		e := Entry{Version: EntryVersion, Hash: hash, Data: data}
-		if err := c.Store.Put(ctx, r.URL, e); err != nil {
-			c.warn(fmt.Errorf("model cache: cannot store %s (loading without cache): %w", r.URL, err))
+		store := func() {
+			e := Entry{Version: EntryVersion, Hash: hash, Data: data}
+			if err := c.Store.Put(ctx, r.URL, e); err != nil {
+				c.warn(fmt.Errorf("model cache: cannot store %s (loading without cache): %w", r.URL, err))
+			}
+		}
+		if r.StoreLater {
+			res.Store = store
+		} else {
+			store()
 		}
 	}
-	return Result{Data: data, Hash: hash, Source: FromNetwork}, nil
+	return res, nil
 }
 
 // lookup returns a verified entry for url, dropping one that fails a check.

@@ -207,3 +207,43 @@ func TestDeleteClear(t *testing.T) {
 		t.Fatal("nil store Delete/Clear failed")
 	}
 }
+
+func TestLoadStoreLater(t *testing.T) {
+	s := &MemStore{}
+	c, warns := newCache(s)
+	f := &fetcher{data: []byte("MODEL later")}
+	req := Request{URL: url, StoreLater: true, Fetch: f.fetch}
+	res, err := c.Load(context.Background(), req)
+	if err != nil || res.Source != FromNetwork || res.Store == nil {
+		t.Fatalf("got %v, %v, Store set %v; want a download with Store set", res.Source, err, res.Store != nil)
+	}
+	if s.Puts != 0 {
+		t.Fatalf("%d puts before Store was called", s.Puts)
+	}
+	res.Store()
+	if res, err = c.Load(context.Background(), req); err != nil || res.Source != FromCache || res.Store != nil {
+		t.Fatalf("after Store: %v, %v, Store set %v; want a cache hit with nothing to store", res.Source, err, res.Store != nil)
+	}
+	if f.calls != 1 || s.Puts != 1 || len(*warns) != 0 {
+		t.Errorf("fetches %d, puts %d, warnings %v; want 1, 1, none", f.calls, s.Puts, *warns)
+	}
+
+	// A failing store is reported when Store runs, not by Load.
+	bad := &MemStore{PutErr: errors.New("QuotaExceededError")}
+	c, warns = newCache(bad)
+	res, err = c.Load(context.Background(), Request{URL: url, StoreLater: true, Fetch: (&fetcher{data: []byte("MODEL z")}).fetch})
+	if err != nil || len(*warns) != 0 {
+		t.Fatalf("load: %v, warnings %v", err, *warns)
+	}
+	res.Store()
+	if len(*warns) != 1 || !strings.Contains((*warns)[0].Error(), "QuotaExceededError") {
+		t.Errorf("warnings %v; want the put failure", *warns)
+	}
+	// Without a store, or with NoCache, there is nothing to store.
+	for _, c := range []*Cache{{}, {Store: &MemStore{}}} {
+		res, err := c.Load(context.Background(), Request{URL: url, StoreLater: true, NoCache: c.Store != nil, Fetch: (&fetcher{data: []byte("MODEL")}).fetch})
+		if err != nil || res.Store != nil {
+			t.Errorf("store %v: %v, Store set %v", c.Store, err, res.Store != nil)
+		}
+	}
+}

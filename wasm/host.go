@@ -1,0 +1,85 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"syscall/js"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/veil-ml/veil/pkg/veilfile"
+)
+
+// host is the object veil.js lends the module at start (see Runtime.start
+// in veil.js): JavaScript functions for work that native browser code does
+// many times faster than Go compiled to wasm. It is undefined when the
+// module runs without veil.js (go test), and then Go does the work itself.
+var host = js.Undefined()
+
+// modelReadOptions returns how openVeilFile reads a model file: inflating
+// with host.inflate (DecompressionStream) where veil.js provides it.
+func modelReadOptions() veilfile.ReadOptions {
+	if host.Type() != js.TypeObject || host.Get("inflate").Type() != js.TypeFunction {
+		return veilfile.ReadOptions{}
+	}
+	return veilfile.ReadOptions{Inflate: inflateInJS}
+}
+
+// inflateInJS fills the inflations with host.inflate(src, ends, sizes):
+// src holds the compressed streams end to end, stream i ends at ends[i] and
+// must inflate to sizes[i] bytes. It resolves to {data} (the outputs end to
+// end), {failed: i, error}, or {} where the browser cannot inflate.
+func inflateInJS(jobs []veilfile.Inflation) error {
+	total := 0
+	for _, j := range jobs {
+		total += len(j.Src)
+	}
+	src := js.Global().Get("Uint8Array").New(total)
+	ends, sizes := make([]any, len(jobs)), make([]any, len(jobs))
+	off := 0
+	for i, j := range jobs {
+		js.CopyBytesToJS(src.Call("subarray", off, off+len(j.Src)), j.Src)
+		off += len(j.Src)
+		ends[i], sizes[i] = off, len(j.Dst)
+	}
+	res, err := await(safe(host.Call("inflate", src, ends, sizes)))
+	if err != nil {
+		return fmt.Errorf("inflate: %v", err)
+	}
+	if f := get(res, "failed"); f.Type() == safejs.TypeNumber {
+		i, _ := f.Int()
+		msg, _ := get(res, "error").String()
+		if i < 0 || i >= len(jobs) {
+			return fmt.Errorf("inflate: %s", msg)
+		}
+		return fmt.Errorf("tensor %q: inflate: %s", jobs[i].Name, msg)
+	}
+	data := get(res, "data")
+	if data.IsUndefined() { // no DecompressionStream for deflate-raw here
+		return veilfile.InflateAll(jobs)
+	}
+	if n, err := data.Length(); err != nil || n != sumDst(jobs) {
+		return fmt.Errorf("inflate: got %d bytes for %d (%v)", n, sumDst(jobs), err)
+	}
+	off = 0
+	for _, j := range jobs {
+		part, err := data.Call("subarray", off, off+len(j.Dst))
+		if err != nil {
+			return fmt.Errorf("inflate: %v", err)
+		}
+		if _, err := safejs.CopyBytesToGo(j.Dst, part); err != nil {
+			return fmt.Errorf("inflate: %v", err)
+		}
+		off += len(j.Dst)
+	}
+	return nil
+}
+
+func sumDst(jobs []veilfile.Inflation) int {
+	n := 0
+	for _, j := range jobs {
+		n += len(j.Dst)
+	}
+	return n
+}
