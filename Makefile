@@ -13,10 +13,12 @@ GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
 # The shipped module (web/veil.wasm) is built with Go 1.27's simd package
 # (wasm SIMD128 kernels, pkg/infer/kernels_int8_conv_simd.go); the toolchain
 # comes from the Go module proxy on first use. WASM_SIMD=0 builds the scalar
-# module with $(GO) instead. Both give the same bits.
+# module with $(GO) instead. Both give the same bits. nojsonv2 keeps Go 1.27's
+# encoding/json on its v1 code, as in Go 1.26: the v2 code made the module
+# 1.0 MB larger, which Chromium compiles before the first result.
 WASM_SIMD ?= 1
 ifeq ($(WASM_SIMD),1)
-WASM_ENV := GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
+WASM_ENV := GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd,nojsonv2
 else
 WASM_ENV :=
 endif

@@ -153,7 +153,7 @@ func (b *bridge) load(args []js.Value) any {
 				NoCache:    option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
 				StoreLater: true,
 				Fetch: func(context.Context) ([]byte, error) {
-					return fetchModel(url, progress)
+					return fetchModel(url, onProgress)
 				},
 			}
 			if hashOpt.Type() == js.TypeString {

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"errors"
 	"strconv"
+	"syscall/js"
 
 	"github.com/hack-pad/safejs"
 )
@@ -12,10 +14,10 @@ import (
 // is about 22 MB in int8.
 const maxModelBytes = 256 << 20
 
-// fetchModel downloads url with the page's fetch, calling progress (if not
-// nil) after each chunk with the bytes received so far and the expected
-// total (0 when the server does not say).
-func fetchModel(url string, progress func(loaded, total int)) ([]byte, error) {
+// fetchModel downloads url with the page's fetch, calling onProgress (if a
+// function) after each chunk with the bytes received so far and the
+// expected total (0 when the server does not say).
+func fetchModel(url string, onProgress js.Value) ([]byte, error) {
 	fail := func(err error, format string, args ...any) error {
 		return newError(codeFetch, err, "cannot download the model from %s: "+format, append([]any{url}, args...)...)
 	}
@@ -45,6 +47,20 @@ func fetchModel(url string, progress func(loaded, total int)) ([]byte, error) {
 		return nil, fail(nil, "%d bytes is too large for a model file (limit %d)", total, maxModelBytes)
 	}
 
+	if data, ok, err := readInJS(res, onProgress); ok {
+		switch {
+		case errors.Is(err, errTooLarge):
+			return nil, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
+		case err != nil:
+			return nil, fail(err, "reading the response")
+		}
+		return data, nil
+	}
+	progress := func(loaded, total int) {
+		if onProgress.Type() == js.TypeFunction {
+			onProgress.Invoke(loaded, total)
+		}
+	}
 	body := get(res, "body")
 	if body.IsNull() || body.IsUndefined() { // no streams: one piece, one progress call
 		ab, err := res.Call("arrayBuffer")
@@ -98,6 +114,30 @@ func fetchModel(url string, progress func(loaded, total int)) ([]byte, error) {
 		}
 	}
 	return data, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// readInJS reads the body of the Response res with host.read, which does
+// in JavaScript what the loop in fetchModel does in Go, without a trip
+// through Go per chunk. ok is false where veil.js lends no host.read.
+func readInJS(res safejs.Value, onProgress js.Value) (data []byte, ok bool, err error) {
+	if host.Type() != js.TypeObject || host.Get("read").Type() != js.TypeFunction {
+		return nil, false, nil
+	}
+	p, err := safe(host).Call("read", res, maxModelBytes, onProgress)
+	if err != nil {
+		return nil, true, err
+	}
+	r, err := await(p)
+	if err != nil {
+		return nil, true, err
+	}
+	if n := get(r, "tooLarge"); n.Type() == safejs.TypeNumber {
+		return nil, true, errTooLarge
+	}
+	data, err = bytesFromJS(get(r, "data"))
+	return data, true, err
 }
 
 // get returns v[p], or undefined if reading it throws.

@@ -184,6 +184,41 @@ function hasDeflateRaw() {
  */
 const host = {
   /**
+   * read reads a fetch Response's body into one Uint8Array, calling
+   * onProgress(loaded, total) after each chunk (total is 0 when the server
+   * does not say). Resolves to {data}, or to {tooLarge: n} once more than
+   * limit bytes arrive.
+   */
+  async read(res, limit, onProgress) {
+    const total = Number(res.headers.get('content-length')) || 0;
+    const progress = (n) => typeof onProgress === 'function' && onProgress(n, Math.max(total, n)); // compressed responses can exceed content-length
+    if (!res.body) {
+      const data = new Uint8Array(await res.arrayBuffer());
+      if (data.length > limit) return { tooLarge: data.length };
+      progress(data.length);
+      return { data };
+    }
+    const reader = res.body.getReader();
+    const chunks = [];
+    let n = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.length;
+      if (n > limit) {
+        reader.cancel().catch(() => {});
+        return { tooLarge: n };
+      }
+      chunks.push(value);
+      progress(n);
+    }
+    if (chunks.length === 1) return { data: chunks[0] };
+    const data = new Uint8Array(n);
+    for (let i = 0, at = 0; i < chunks.length; at += chunks[i].length, i++) data.set(chunks[i], at);
+    return { data };
+  },
+
+  /**
    * inflate decompresses raw DEFLATE streams (a model file's compressed
    * tensors) with DecompressionStream. src holds them end to end; stream i
    * ends at ends[i] and must inflate to exactly sizes[i] bytes. Resolves to
