@@ -153,6 +153,12 @@ func (b *bridge) load(args []js.Value) any {
 				NoCache:    option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
 				StoreLater: true,
 				Fetch: func(context.Context) ([]byte, error) {
+					// veil.js may have downloaded the file while the module compiled.
+					if pre := option(opts, "prefetched"); pre.Type() == js.TypeObject {
+						if data, err := bytesFromJS(safe(pre)); err == nil {
+							return data, nil
+						}
+					}
 					return fetchModel(url, onProgress)
 				},
 			}

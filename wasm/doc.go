@@ -5,9 +5,16 @@
 // whose API is described in wasm/README.md; this file describes the
 // private contract between the two.
 //
-// veil.js starts the module with argv ["veil", NAME]. main puts a bridge
-// object at globalThis[NAME] before its first block, and veil.js takes it
-// from there (and deletes the global). Every bridge method that does work
+// veil.js starts the module with argv ["veil", NAME] and its host object
+// at globalThis[NAME]. main keeps the host (host.go) and puts a bridge
+// object in its place before its first block; veil.js takes it from there
+// (and deletes the global). The host lends native browser code for the
+// work Go compiled to wasm does slowly while a model loads:
+//
+//	read(response, limit, onProgress) -> Promise<{data} | {tooLarge}>
+//	inflate(src, ends, sizes) -> Promise<{data} | {failed, error} | {}>
+//
+// Without a host (go test), Go does that work itself. Every bridge method that does work
 // returns a Promise settled from a goroutine; a method never throws and a
 // Go panic becomes a rejected Error. Rejections are Errors whose message
 // starts with "veil: " and whose code property is one of the codes in
@@ -16,7 +23,9 @@
 //	load(source, opts) -> Promise<{id, info, bytes?}>
 //	    source: Uint8Array (a model file) or string (an absolute URL to fetch).
 //	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
-//	             onWarning(message), returnBytes: bool}
+//	             onWarning(message), returnBytes: bool,
+//	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
+//	             while the module compiled; used if the cache misses)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
 //	classify(id, input, topk) -> Promise<[{className, probability}]>
 //	    input: {bytes: Uint8Array} (an encoded image) or

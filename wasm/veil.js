@@ -21,6 +21,8 @@ const DEFAULT_MODEL = './models/mobilenet_v2.veil';
 // The IndexedDB layout written by wasm/idbstore.go.
 const IDB_NAME = 'veil';
 const IDB_STORE = 'models';
+// The largest model file accepted, as maxModelBytes in wasm/fetch.go.
+const MAX_MODEL_BYTES = 256 << 20;
 
 /** VeilError is the error every veil.js call rejects with; see `code`. */
 export class VeilError extends Error {
@@ -363,7 +365,8 @@ class WorkerBackend {
   async load(source, opts) {
     await this.ready;
     const { onProgress, onWarning, ...rest } = opts;
-    const transfer = source instanceof Uint8Array && source.byteOffset === 0 && source.byteLength === source.buffer.byteLength ? [source.buffer] : [];
+    const whole = (b) => b instanceof Uint8Array && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+    const transfer = [source, rest.prefetched].filter(whole).map((b) => b.buffer);
     return this.request('load', [source, rest], transfer, { onProgress, onWarning });
   }
 
@@ -635,10 +638,12 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   }
 
   if (!has('Worker')) throw new VeilError('veil: this environment has no Web Workers; load with {worker: false}', 'VEIL_BAD_INPUT');
+  const prefetch = typeof src === 'string' ? prefetchModel(src, goOpts.cache, options.onProgress) : null;
   const module = await compileWasm(assets.wasmURL); // once, shared by the workers
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
-    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1 });
+    const prefetched = await prefetch; // the workers start meanwhile
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(prefetched && { prefetched }) });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
@@ -649,16 +654,51 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   }
 }
 
-/** clearCache removes one model URL, or every model, from the IndexedDB cache. */
-export async function clearCache(url) {
-  if (!globalThis.indexedDB) return;
-  const key = url === undefined ? undefined : new URL(String(url), globalThis.document?.baseURI ?? globalThis.location?.href ?? HERE).href;
-  const db = await new Promise((resolve, reject) => {
+/** openCache opens the IndexedDB cache, as wasm/idbstore.go lays it out. */
+function openCache() {
+  return new Promise((resolve, reject) => {
     const req = indexedDB.open(IDB_NAME, 1);
     req.onupgradeneeded = () => req.result.createObjectStore(IDB_STORE);
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
+}
+
+/**
+ * prefetchModel downloads the model at url while veil.wasm compiles, so
+ * that the two overlap, unless the cache may hold it (the engine then reads
+ * the cache, and checks it). Resolves to the bytes, or to null: the cache
+ * may have them, or the download failed (the engine then fetches the model
+ * itself, and reports what went wrong).
+ */
+async function prefetchModel(url, useCache, onProgress) {
+  try {
+    if (useCache && globalThis.indexedDB) {
+      const db = await openCache();
+      try {
+        const n = await new Promise((resolve, reject) => {
+          const req = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).count(url);
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        if (n > 0) return null;
+      } finally {
+        db.close();
+      }
+    }
+    const res = await fetch(url);
+    if (!res.ok) return null;
+    return (await host.read(res, MAX_MODEL_BYTES, onProgress)).data ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** clearCache removes one model URL, or every model, from the IndexedDB cache. */
+export async function clearCache(url) {
+  if (!globalThis.indexedDB) return;
+  const key = url === undefined ? undefined : new URL(String(url), globalThis.document?.baseURI ?? globalThis.location?.href ?? HERE).href;
+  const db = await openCache();
   try {
     await new Promise((resolve, reject) => {
       const tx = db.transaction(IDB_STORE, 'readwrite');
