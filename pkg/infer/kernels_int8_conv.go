@@ -5,9 +5,10 @@ package infer
 // holding only the rows where some input is nonzero, so the zeros that ReLU
 // leaves cost nothing (padding cells are real zero and are skipped too);
 // the rows are then multiplied by the weights packed for the block's
-// kernel, convChans output channels at a time. There are two block kernels:
+// kernel, convChans output channels at a time. There are three block kernels:
 // SWAR (kernels_int8_conv_swar.go, the default), wasm SIMD
-// (kernels_int8_conv_simd.go, with GOEXPERIMENT=simd) and AVX2
+// (kernels_int8_conv_simd.go and its assembly kernels_int8_conv_wasm.s,
+// with GOEXPERIMENT=simd) and AVX2
 // (kernels_int8_conv_simd_amd64.go, with GOEXPERIMENT=simd). Integer sums are exact,
 // so every order gives the bits of the reference.
 

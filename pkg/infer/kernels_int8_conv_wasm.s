@@ -1,0 +1,199 @@
+//go:build goexperiment.simd && wasm
+
+#include "textflag.h"
+
+// func dotPairs(acc *[2][16]int32, rows *convRow, n int, w *int8, bias *[16]int32)
+//
+// V0–V3: pixel 0's accumulators (channels 0–3, 4–7, 8–11, 12–15),
+// V4–V7: pixel 1's; V8, V9: the pair's 32 weight bytes; V10–V13: them
+// widened to int16 (channels 0–3, …, 12–15, the two rows side by side);
+// V14: a pixel's two inputs splatted. R1 walks rows (12 bytes each), R2
+// counts down, R4 is the pair's weight address. (A store's offset
+// immediate is not encoded by the assembler: addresses are added up.)
+TEXT ·dotPairs(SB), NOSPLIT, $0-40
+	MOVD bias+32(FP), R0
+	Get R0
+	I32WrapI64
+	V128Load $0
+	Set V0
+	Get R0
+	I32WrapI64
+	V128Load $16
+	Set V1
+	Get R0
+	I32WrapI64
+	V128Load $32
+	Set V2
+	Get R0
+	I32WrapI64
+	V128Load $48
+	Set V3
+	Get V0
+	Set V4
+	Get V1
+	Set V5
+	Get V2
+	Set V6
+	Get V3
+	Set V7
+
+	MOVD rows+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVD w+24(FP), R3
+
+	Block
+	Loop
+		Get R2
+		I64Eqz
+		BrIf $1
+
+		Get R1
+		I32WrapI64
+		I64Load32S $0
+		Get R3
+		I64Add
+		Set R4
+
+		Get R4
+		I32WrapI64
+		V128Load $0
+		Set V8
+		Get R4
+		I32WrapI64
+		V128Load $16
+		Set V9
+		Get V8
+		I16x8ExtendLowI8x16S
+		Set V10
+		Get V8
+		I16x8ExtendHighI8x16S
+		Set V11
+		Get V9
+		I16x8ExtendLowI8x16S
+		Set V12
+		Get V9
+		I16x8ExtendHighI8x16S
+		Set V13
+
+		// Pixel 0.
+		Get R1
+		I32WrapI64
+		I32Load $4
+		I32x4Splat
+		Set V14
+		Get V0
+		Get V10
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V0
+		Get V1
+		Get V11
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V1
+		Get V2
+		Get V12
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V2
+		Get V3
+		Get V13
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V3
+
+		// Pixel 1.
+		Get R1
+		I32WrapI64
+		I32Load $8
+		I32x4Splat
+		Set V14
+		Get V4
+		Get V10
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V4
+		Get V5
+		Get V11
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V5
+		Get V6
+		Get V12
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V6
+		Get V7
+		Get V13
+		Get V14
+		I32x4DotI16x8S
+		I32x4Add
+		Set V7
+
+		Get R1
+		I64Const $12
+		I64Add
+		Set R1
+		Get R2
+		I64Const $1
+		I64Sub
+		Set R2
+		Br $0
+	End
+	End
+
+	MOVD acc+0(FP), R0
+	Get R0
+	I32WrapI64
+	Get V0
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $16
+	I32Add
+	Get V1
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $32
+	I32Add
+	Get V2
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $48
+	I32Add
+	Get V3
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $64
+	I32Add
+	Get V4
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $80
+	I32Add
+	Get V5
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $96
+	I32Add
+	Get V6
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $112
+	I32Add
+	Get V7
+	V128Store $0
+	RET
