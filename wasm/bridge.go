@@ -126,16 +126,19 @@ func (b *bridge) load(args []js.Value) any {
 		)
 		if url == "" {
 			var err error
-			if m, err = openModel(fromBytes); err != nil {
+			if m, err = openModel(fromBytes, js.Undefined()); err != nil {
 				return nil, err
 			}
 			data, hash = fromBytes, modelcache.Hash(fromBytes)
 			progress(len(data), len(data))
 		} else {
 			c := b.cache // a copy, so Verify can keep the model it parses
+			// veil.js may have downloaded the file while the module compiled,
+			// and inflated its tensors: those belong to the download only.
+			prefetched, inflated := option(opts, "prefetched"), js.Undefined()
 			c.Verify = func(d []byte) error {
 				var err error
-				m, err = openModel(d)
+				m, err = openModel(d, inflated)
 				return err
 			}
 			onWarning := option(opts, "onWarning")
@@ -153,9 +156,9 @@ func (b *bridge) load(args []js.Value) any {
 				NoCache:    option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
 				StoreLater: true,
 				Fetch: func(context.Context) ([]byte, error) {
-					// veil.js may have downloaded the file while the module compiled.
-					if pre := option(opts, "prefetched"); pre.Type() == js.TypeObject {
-						if data, err := bytesFromJS(safe(pre)); err == nil {
+					if prefetched.Type() == js.TypeObject {
+						if data, err := bytesFromJS(safe(prefetched)); err == nil {
+							inflated = option(opts, "inflated")
 							return data, nil
 						}
 					}

@@ -2,15 +2,19 @@
 
 package main
 
-import "github.com/veil-ml/veil/wasm/internal/fakemodel"
+import (
+	"syscall/js"
+
+	"github.com/veil-ml/veil/wasm/internal/fakemodel"
+)
 
 // acceptFakeModels makes openModelFile also read fakemodel files; tests and
 // the veilfake build call it.
 func acceptFakeModels() {
 	next := openModelFile
-	openModelFile = func(data []byte) (*modelFile, error) {
+	openModelFile = func(data []byte, inflated js.Value) (*modelFile, error) {
 		if !fakemodel.Is(data) {
-			return next(data)
+			return next(data, inflated)
 		}
 		c, name, err := fakemodel.Open(data)
 		if err != nil {

@@ -17,13 +17,59 @@ import (
 // module runs without veil.js (go test), and then Go does the work itself.
 var host = js.Undefined()
 
-// modelReadOptions returns how openVeilFile reads a model file: inflating
-// with host.inflate (DecompressionStream) where veil.js provides it.
-func modelReadOptions() veilfile.ReadOptions {
-	if host.Type() != js.TypeObject || host.Get("inflate").Type() != js.TypeFunction {
+// modelReadOptions returns how openVeilFile reads a model file: taking the
+// tensors veil.js inflated ahead from inflated ({names, sizes, data}: the
+// outputs end to end, or undefined), and inflating the rest with
+// host.inflate (DecompressionStream) where veil.js provides it.
+func modelReadOptions(inflated js.Value) veilfile.ReadOptions {
+	inJS := host.Type() == js.TypeObject && host.Get("inflate").Type() == js.TypeFunction
+	if !inJS && inflated.Type() != js.TypeObject {
 		return veilfile.ReadOptions{}
 	}
-	return veilfile.ReadOptions{Inflate: inflateInJS}
+	return veilfile.ReadOptions{Inflate: func(jobs []veilfile.Inflation) error {
+		switch rest := takeInflated(jobs, inflated); {
+		case len(rest) == 0:
+			return nil
+		case inJS:
+			return inflateInJS(rest)
+		default:
+			return veilfile.InflateAll(rest)
+		}
+	}}
+}
+
+// takeInflated fills the jobs whose tensor inflated holds, at their exact
+// size, and returns the others.
+func takeInflated(jobs []veilfile.Inflation, inflated js.Value) []veilfile.Inflation {
+	if inflated.Type() != js.TypeObject {
+		return jobs
+	}
+	names, sizes, data := inflated.Get("names"), inflated.Get("sizes"), inflated.Get("data")
+	u8 := js.Global().Get("Uint8Array")
+	if names.Type() != js.TypeObject || sizes.Type() != js.TypeObject || !data.InstanceOf(u8) || names.Length() != sizes.Length() {
+		return jobs
+	}
+	at := map[string][2]int{} // name -> offset, size in data
+	off := 0
+	for i := range names.Length() {
+		name, size := names.Index(i), sizes.Index(i)
+		if name.Type() != js.TypeString || size.Type() != js.TypeNumber || size.Int() < 0 {
+			return jobs
+		}
+		at[name.String()] = [2]int{off, size.Int()}
+		off += size.Int()
+	}
+	if off != data.Length() {
+		return jobs
+	}
+	var rest []veilfile.Inflation
+	for _, j := range jobs {
+		if a, ok := at[j.Name]; ok && a[1] == len(j.Dst) && js.CopyBytesToGo(j.Dst, data.Call("subarray", a[0], a[0]+a[1])) == len(j.Dst) {
+			continue
+		}
+		rest = append(rest, j)
+	}
+	return rest
 }
 
 // inflateInJS fills the inflations with host.inflate(src, ends, sizes):

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"runtime/debug"
+	"syscall/js"
 
 	"github.com/veil-ml/veil/pkg/infer"
 )
@@ -18,8 +19,9 @@ type modelFile struct {
 }
 
 // openModelFile reads a model file; it is the one place that knows the
-// format. Tests (and builds with the veilfake tag) wrap it to also accept
-// fakemodel files.
+// format. inflated holds tensors veil.js inflated ahead, or is undefined
+// (see modelReadOptions). Tests (and builds with the veilfake tag) wrap it
+// to also accept fakemodel files.
 var openModelFile = openVeilFile
 
 // loadGCPercent is the GC target while a model is decoded: that makes
@@ -29,7 +31,7 @@ const loadGCPercent = 20
 
 // openModel reads data with openModelFile, first naming the usual wrong
 // downloads (an HTML error page, a TF.js model.json) so the message helps.
-func openModel(data []byte) (*modelFile, error) {
+func openModel(data []byte, inflated js.Value) (*modelFile, error) {
 	t := bytes.TrimLeft(data[:min(len(data), 64)], " \t\r\n\ufeff")
 	switch {
 	case len(data) == 0:
@@ -41,7 +43,7 @@ func openModel(data []byte) (*modelFile, error) {
 	}
 	// openModel never yields to JavaScript, so no other call sees this target.
 	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
-	m, err := openModelFile(data)
+	m, err := openModelFile(data, inflated)
 	if err != nil {
 		if errorCode(err) == codeInternal {
 			return nil, newError(codeBadModel, err, "not a usable model file")

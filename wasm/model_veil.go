@@ -4,6 +4,7 @@ package main
 
 import (
 	"strconv"
+	"syscall/js"
 
 	"github.com/veil-ml/veil/pkg/infer"
 	"github.com/veil-ml/veil/pkg/veilfile"
@@ -11,8 +12,8 @@ import (
 
 // openVeilFile reads a .veil file into an int8 classifier, as tools/classify
 // does: veilfile.ReadWith checks the magic, version, checksum and structure.
-func openVeilFile(data []byte) (*modelFile, error) {
-	q, meta, err := veilfile.ReadWith(data, modelReadOptions())
+func openVeilFile(data []byte, inflated js.Value) (*modelFile, error) {
+	q, meta, err := veilfile.ReadWith(data, modelReadOptions(inflated))
 	if err != nil {
 		return nil, newError(codeBadModel, err, "not a usable .veil model file")
 	}

@@ -214,10 +214,7 @@ const host = {
       chunks.push(value);
       progress(n);
     }
-    if (chunks.length === 1) return { data: chunks[0] };
-    const data = new Uint8Array(n);
-    for (let i = 0, at = 0; i < chunks.length; at += chunks[i].length, i++) data.set(chunks[i], at);
-    return { data };
+    return { data: concat(chunks, n) };
   },
 
   /**
@@ -230,31 +227,12 @@ const host = {
   async inflate(src, ends, sizes) {
     if (!hasDeflateRaw()) return {};
     const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    const one = async (i, start, at) => {
-      const want = sizes[i];
-      // Written straight in: a Blob's stream would go through the browser process.
-      const ds = new DecompressionStream('deflate-raw');
-      const writer = ds.writable.getWriter();
-      writer.write(src.subarray(start, ends[i])).catch(() => {});
-      writer.close().catch(() => {});
-      const reader = ds.readable.getReader();
-      let n = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (n + value.length > want) {
-          reader.cancel().catch(() => {});
-          throw new Error(`inflates to more than ${want} bytes`);
-        }
-        data.set(value, at + n);
-        n += value.length;
-      }
-      if (n !== want) throw new Error(`inflates to ${n} bytes, want ${want}`);
-    };
     // One after another: in Chromium that is faster than all at once.
     for (let i = 0, start = 0, at = 0; i < ends.length; start = ends[i], at += sizes[i], i++) {
       try {
-        await one(i, start, at);
+        const out = await inflateRaw(src.subarray(start, ends[i]), sizes[i]);
+        if (out.length !== sizes[i]) throw new Error(`inflates to ${out.length} bytes, want ${sizes[i]}`);
+        data.set(out, at);
       } catch (err) {
         return { failed: i, error: String(err?.message ?? err) };
       }
@@ -262,6 +240,66 @@ const host = {
     return { data };
   },
 };
+
+/** inflateRaw inflates one raw DEFLATE stream, refusing more than limit bytes. */
+async function inflateRaw(src, limit) {
+  // Written straight in: a Blob's stream would go through the browser process.
+  const ds = new DecompressionStream('deflate-raw');
+  const writer = ds.writable.getWriter();
+  writer.write(src).catch(() => {});
+  writer.close().catch(() => {});
+  const reader = ds.readable.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > limit) {
+      reader.cancel().catch(() => {});
+      throw new Error(`inflates to more than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return concat(chunks, n);
+}
+
+function concat(chunks, n) {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(n);
+  for (let i = 0, at = 0; i < chunks.length; at += chunks[i].length, i++) out.set(chunks[i], at);
+  return out;
+}
+
+/**
+ * preInflate inflates the compressed tensors of a .veil file (a safetensors
+ * file, pkg/veilfile) ahead of the engine, on this thread while the worker
+ * starts. Resolves to {names, sizes, data} (the outputs end to end) for
+ * load's opts.inflated, or to null. The header is trusted only for where the
+ * streams are: the engine checks the file, and takes an output only at the
+ * size the model needs.
+ */
+async function preInflate(file) {
+  try {
+    if (!hasDeflateRaw() || file.length < 8) return null;
+    const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+    if (n > file.length - 8) return null;
+    const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+    const names = [];
+    const outs = [];
+    for (const [name, t] of Object.entries(header)) {
+      if (!name.endsWith('.deflate')) continue;
+      const [a, b] = t?.data_offsets ?? [];
+      if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 0 || b < a || 8 + n + b > file.length) return null;
+      names.push(name);
+      outs.push(await inflateRaw(file.subarray(8 + n + a, 8 + n + b), 16 * (b - a) + 64)); // veilfile.MaxInflation
+    }
+    const sizes = outs.map((o) => o.length);
+    return { names, sizes, data: concat(outs, sizes.reduce((x, y) => x + y, 0)) };
+  } catch {
+    return null;
+  }
+}
 
 /** withShims runs fn with wasm_exec.js's stand-in globals in place. */
 function withShims(fn) {
@@ -312,7 +350,7 @@ class InlineBackend {
   }
 }
 
-/** WorkerBackend runs a runtime in a dedicated module worker. */
+/** WorkerBackend runs a runtime in a dedicated module worker; module is the compiled veil.wasm or a Promise of it. */
 class WorkerBackend {
   constructor(assets, module) {
     this.inflight = 0;
@@ -327,7 +365,9 @@ class WorkerBackend {
       this.fail(new VeilError(`veil: the worker failed: ${e.message || 'could not start (is veil.js served with a JavaScript MIME type, and allowed by worker-src?)'}`, 'VEIL_INTERNAL'));
     };
     this.worker.onmessageerror = () => this.fail(new VeilError('veil: a message from the worker could not be read', 'VEIL_INTERNAL'));
-    this.ready = this.request('init', [{ ...assets, module }]);
+    // The worker boots (fetches and runs this file) while the module compiles.
+    this.ready = Promise.resolve(module).then((m) => this.request('init', [{ ...assets, module: m }]));
+    this.ready.catch(() => {}); // reported by the calls that wait for it
   }
 
   fail(err) {
@@ -366,7 +406,7 @@ class WorkerBackend {
     await this.ready;
     const { onProgress, onWarning, ...rest } = opts;
     const whole = (b) => b instanceof Uint8Array && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-    const transfer = [source, rest.prefetched].filter(whole).map((b) => b.buffer);
+    const transfer = [source, rest.prefetched, rest.inflated?.data].filter(whole).map((b) => b.buffer);
     return this.request('load', [source, rest], transfer, { onProgress, onWarning });
   }
 
@@ -639,11 +679,11 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
 
   if (!has('Worker')) throw new VeilError('veil: this environment has no Web Workers; load with {worker: false}', 'VEIL_BAD_INPUT');
   const prefetch = typeof src === 'string' ? prefetchModel(src, goOpts.cache, options.onProgress) : null;
-  const module = await compileWasm(assets.wasmURL); // once, shared by the workers
+  const module = compileWasm(assets.wasmURL); // a Promise: once, shared by the workers
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
-    const prefetched = await prefetch; // the workers start meanwhile
-    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(prefetched && { prefetched }) });
+    const pre = await prefetch; // the workers start meanwhile
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated }) });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
@@ -665,30 +705,54 @@ function openCache() {
 }
 
 /**
+ * cacheMayHave resolves to false if the cache surely lacks url, as soon as
+ * it knows: a database that is being created holds nothing (committing its
+ * creation can take a few hundred ms in a new browser profile). On any
+ * doubt it resolves to true, and the engine looks for itself.
+ */
+function cacheMayHave(url) {
+  return new Promise((resolve) => {
+    let req;
+    try {
+      req = indexedDB.open(IDB_NAME, 1);
+    } catch {
+      return resolve(true);
+    }
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(IDB_STORE);
+      resolve(false);
+    };
+    req.onsuccess = () => {
+      const db = req.result;
+      try {
+        const count = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).count(url);
+        count.onsuccess = () => resolve(count.result > 0);
+        count.onerror = () => resolve(true);
+      } catch {
+        resolve(true);
+      } finally {
+        db.close(); // once the count is done
+      }
+    };
+    req.onerror = req.onblocked = () => resolve(true);
+  });
+}
+
+/**
  * prefetchModel downloads the model at url while veil.wasm compiles, so
  * that the two overlap, unless the cache may hold it (the engine then reads
- * the cache, and checks it). Resolves to the bytes, or to null: the cache
+ * the cache, and checks it), and inflates its tensors (preInflate).
+ * Resolves to {data, inflated}, or to null: the cache
  * may have them, or the download failed (the engine then fetches the model
  * itself, and reports what went wrong).
  */
 async function prefetchModel(url, useCache, onProgress) {
   try {
-    if (useCache && globalThis.indexedDB) {
-      const db = await openCache();
-      try {
-        const n = await new Promise((resolve, reject) => {
-          const req = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).count(url);
-          req.onsuccess = () => resolve(req.result);
-          req.onerror = () => reject(req.error);
-        });
-        if (n > 0) return null;
-      } finally {
-        db.close();
-      }
-    }
+    if (useCache && globalThis.indexedDB && (await cacheMayHave(url))) return null;
     const res = await fetch(url);
     if (!res.ok) return null;
-    return (await host.read(res, MAX_MODEL_BYTES, onProgress)).data ?? null;
+    const { data } = await host.read(res, MAX_MODEL_BYTES, onProgress);
+    return data ? { data, inflated: await preInflate(data) } : null;
   } catch {
     return null;
   }
