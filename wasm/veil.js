@@ -200,21 +200,8 @@ const host = {
       progress(data.length);
       return { data };
     }
-    const reader = res.body.getReader();
-    const chunks = [];
-    let n = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.length;
-      if (n > limit) {
-        reader.cancel().catch(() => {});
-        return { tooLarge: n };
-      }
-      chunks.push(value);
-      progress(n);
-    }
-    return { data: concat(chunks, n) };
+    const data = await readStream(res.body.getReader(), limit, progress);
+    return data ? { data } : { tooLarge: limit + 1 };
   },
 
   /**
@@ -248,20 +235,30 @@ async function inflateRaw(src, limit) {
   const writer = ds.writable.getWriter();
   writer.write(src).catch(() => {});
   writer.close().catch(() => {});
-  const reader = ds.readable.getReader();
+  const out = await readStream(ds.readable.getReader(), limit);
+  if (!out) throw new Error(`inflates to more than ${limit} bytes`);
+  return out;
+}
+
+/**
+ * readStream reads a stream to its end into one Uint8Array, calling
+ * onChunk(bytes so far) after each chunk; past limit bytes it cancels the
+ * stream and resolves to null.
+ */
+async function readStream(reader, limit, onChunk) {
   const chunks = [];
   let n = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done) return concat(chunks, n);
     n += value.length;
     if (n > limit) {
       reader.cancel().catch(() => {});
-      throw new Error(`inflates to more than ${limit} bytes`);
+      return null;
     }
     chunks.push(value);
+    onChunk?.(n);
   }
-  return concat(chunks, n);
 }
 
 function concat(chunks, n) {
