@@ -31,15 +31,27 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 	if len(w) != k*cout || len(bias) != cout {
 		panic("infer: PackConvInt8: bad shapes")
 	}
-	for co := range cout {
-		bound := int64(bias[co])
-		bound = max(bound, -bound)
-		for i := range k {
-			v := w[i*cout+co]
-			bound += 255 * int64(max(v, -v))
+	// |w| ≤ 128 bounds every channel at once; only past that is each
+	// channel's sum needed (row by row, so that w is read in order).
+	maxBias := int64(0)
+	for _, b := range bias {
+		maxBias = max(maxBias, int64(b), -int64(b))
+	}
+	if maxBias+255*128*int64(k) > convLaneMax {
+		bound := make([]int64, cout)
+		for co, b := range bias {
+			bound[co] = max(int64(b), -int64(b))
 		}
-		if bound > convLaneMax {
-			return nil, false
+		for i := range k {
+			for co, v := range w[i*cout:][:cout] {
+				a := int64(v) // -v overflows int8 for v = -128
+				bound[co] += 255 * max(a, -a)
+			}
+		}
+		for _, b := range bound {
+			if b > convLaneMax {
+				return nil, false
+			}
 		}
 	}
 	nb := (cout + convChans - 1) / convChans

@@ -107,6 +107,10 @@ func TestPackConvInt8Bound(t *testing.T) {
 	if _, ok := PackConvInt8(w, []int32{1<<31 - 2*255*127}, 1, 1, 2, 1); ok {
 		t.Fatal("bound past the limit accepted")
 	}
+	// -128 counts as 128, not as -128.
+	if _, ok := PackConvInt8([]int8{-128, -128}, []int32{1<<31 - 1 - 2*255*127}, 1, 1, 2, 1); ok {
+		t.Fatal("bound past the limit with -128 weights accepted")
+	}
 }
 
 func FuzzConvInt8(f *testing.F) {
