@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -129,10 +130,12 @@ func (b *bridge) load(args []js.Value) any {
 			if m, err = openModel(fromBytes, js.Undefined()); err != nil {
 				return nil, err
 			}
-			data, hash = fromBytes, modelcache.Hash(fromBytes)
+			sum := sha256InJS(fromBytes)
+			data, hash = fromBytes, hex.EncodeToString(sum[:])
 			progress(len(data), len(data))
 		} else {
 			c := b.cache // a copy, so Verify can keep the model it parses
+			c.SHA256 = func(data []byte) [32]byte { return sha256InJS(data) }
 			// veil.js may have downloaded the file while the module compiled,
 			// and inflated its tensors: those belong to the download only.
 			prefetched, inflated := option(opts, "prefetched"), js.Undefined()

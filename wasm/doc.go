@@ -12,6 +12,7 @@
 // work Go compiled to wasm does slowly while a model loads:
 //
 //	read(response, limit, onProgress) -> Promise<{data} | {tooLarge}>
+//	sha256(data) -> Promise<Uint8Array | null>
 //	inflate(src, ends, sizes) -> Promise<{data} | {failed, error} | {}>
 //
 // Without a host (go test), Go does that work itself. Every bridge method that does work

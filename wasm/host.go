@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"syscall/js"
 
@@ -17,16 +18,50 @@ import (
 // module runs without veil.js (go test), and then Go does the work itself.
 var host = js.Undefined()
 
+// hostHas says whether veil.js lent the function name.
+func hostHas(name string) bool {
+	return host.Type() == js.TypeObject && host.Get(name).Type() == js.TypeFunction
+}
+
+// sha256InJS is the SHA-256 of parts as one message, by host.sha256
+// (crypto.subtle) where there is one, else by crypto/sha256.
+func sha256InJS(parts ...[]byte) [32]byte {
+	if hostHas("sha256") {
+		n := 0
+		for _, p := range parts {
+			n += len(p)
+		}
+		msg := js.Global().Get("Uint8Array").New(n)
+		off := 0
+		for _, p := range parts {
+			js.CopyBytesToJS(msg.Call("subarray", off, off+len(p)), p)
+			off += len(p)
+		}
+		if r, err := await(safe(host.Call("sha256", msg))); err == nil {
+			var sum [32]byte
+			if n, err := safejs.CopyBytesToGo(sum[:], r); err == nil && n == len(sum) {
+				return sum
+			}
+		}
+	}
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
 // modelReadOptions returns how openVeilFile reads a model file: taking the
 // tensors veil.js inflated ahead from inflated ({names, sizes, data}: the
 // outputs end to end, or undefined), and inflating the rest with
-// host.inflate (DecompressionStream) where veil.js provides it.
+// host.inflate (DecompressionStream) where veil.js provides it; the
+// checksum by sha256InJS.
 func modelReadOptions(inflated js.Value) veilfile.ReadOptions {
-	inJS := host.Type() == js.TypeObject && host.Get("inflate").Type() == js.TypeFunction
+	inJS := hostHas("inflate")
 	if !inJS && inflated.Type() != js.TypeObject {
-		return veilfile.ReadOptions{}
+		return veilfile.ReadOptions{SHA256: sha256InJS}
 	}
-	return veilfile.ReadOptions{Inflate: func(jobs []veilfile.Inflation) error {
+	return veilfile.ReadOptions{SHA256: sha256InJS, Inflate: func(jobs []veilfile.Inflation) error {
 		switch rest := takeInflated(jobs, inflated); {
 		case len(rest) == 0:
 			return nil

@@ -41,7 +41,8 @@ func openModel(data []byte, inflated js.Value) (*modelFile, error) {
 	case bytes.HasPrefix(t, []byte("{")):
 		return nil, newError(codeBadModel, nil, "got JSON, not a .veil model file (a TF.js model.json? convert it with tools/quantize)")
 	}
-	// openModel never yields to JavaScript, so no other call sees this target.
+	// Calls that run while this one awaits JavaScript (hashing, inflating)
+	// see this target too: they only collect more often.
 	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 	m, err := openModelFile(data, inflated)
 	if err != nil {

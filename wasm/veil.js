@@ -185,6 +185,12 @@ function hasDeflateRaw() {
  * browser code for work that Go compiled to wasm does many times slower.
  */
 const host = {
+  /** sha256 resolves to the SHA-256 of data (a Uint8Array), or to null where there is no crypto.subtle (plain http pages). */
+  async sha256(data) {
+    if (!globalThis.crypto?.subtle) return null;
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  },
+
   /**
    * read reads a fetch Response's body into one Uint8Array, calling
    * onProgress(loaded, total) after each chunk (total is 0 when the server

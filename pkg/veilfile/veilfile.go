@@ -274,6 +274,10 @@ type ReadOptions struct {
 	// browser's DecompressionStream: native code, where compress/flate
 	// compiled to wasm is many times slower and dominated model loading.
 	Inflate func([]Inflation) error
+
+	// SHA256 hashes parts as one message for the checksum; nil means
+	// crypto/sha256. The wasm module passes the browser's crypto.subtle.
+	SHA256 func(parts ...[]byte) [32]byte
 }
 
 // Inflation is one compressed tensor to decompress: Src, a raw DEFLATE
@@ -305,6 +309,15 @@ func InflateAll(jobs []Inflation) error {
 	return nil
 }
 
+// sha256Parts is the SHA-256 of parts as one message.
+func sha256Parts(parts ...[]byte) [32]byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
 // ReadWith is Read with options.
 func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err := checkPrefix(data); err != nil {
@@ -322,11 +335,12 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h := sha256.New()
-	h.Write(data[:pos])
-	h.Write([]byte(zeroSum))
-	h.Write(data[pos+64:])
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+	sha := o.SHA256
+	if sha == nil {
+		sha = sha256Parts
+	}
+	digest := sha(data[:pos], []byte(zeroSum), data[pos+64:])
+	if got := hex.EncodeToString(digest[:]); got != sum {
 		return nil, nil, formatErr("checksum mismatch: the file is corrupted (stored %s…, computed %s…)", sum[:12], got[:12])
 	}
 	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * len(data)}

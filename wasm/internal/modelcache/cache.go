@@ -56,6 +56,10 @@ type Cache struct {
 
 	// Warn, if set, is told about store failures that Load works around.
 	Warn func(err error)
+
+	// SHA256, if set, hashes in place of crypto/sha256 (the wasm module
+	// passes the browser's crypto.subtle, native code).
+	SHA256 func(data []byte) [32]byte
 }
 
 // Request is one Load.
@@ -91,6 +95,15 @@ func Hash(data []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
+// hash is Hash through c.SHA256 when set.
+func (c *Cache) hash(data []byte) string {
+	if c.SHA256 == nil {
+		return Hash(data)
+	}
+	h := c.SHA256(data)
+	return hex.EncodeToString(h[:])
+}
+
 // ErrHashMismatch is returned (wrapped) when a download does not have the
 // hash the Request expected.
 var ErrHashMismatch = errors.New("hash mismatch")
@@ -112,7 +125,7 @@ func (c *Cache) Load(ctx context.Context, r Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	hash := Hash(data)
+	hash := c.hash(data)
 	if want != "" && hash != want {
 		return Result{}, fmt.Errorf("%s: %w: the file has SHA-256 %s, expected %s", r.URL, ErrHashMismatch, hash, want)
 	}
@@ -163,7 +176,7 @@ func (c *Cache) check(e Entry, want string) error {
 	if e.Version != EntryVersion {
 		return fmt.Errorf("entry version %d, want %d", e.Version, EntryVersion)
 	}
-	got := Hash(e.Data)
+	got := c.hash(e.Data)
 	if got != e.Hash {
 		return fmt.Errorf("corrupt entry: %d bytes with SHA-256 %s, stored hash %s", len(e.Data), got, e.Hash)
 	}
