@@ -13,9 +13,11 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { CLASSES, MOCK, ROOT, WORK, buildTools, expectedProbabilities, launchBrowser } from './harness.js';
@@ -63,7 +65,36 @@ async function prepareSite() {
     cwd: ROOT, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' },
   });
   fs.writeFileSync(path.join(models, 'fake.veil'), Buffer.concat([Buffer.from('VEILFAKE'), Buffer.from([16]), Buffer.from('fake')]));
+  writeBadDeflates(model, models);
   return { web, models, images };
+}
+
+/**
+ * writeBadDeflates writes models/bad-deflate-{corrupt,short,long}.veil: the
+ * model with one compressed weight tensor replaced by a stream that is not
+ * DEFLATE, that inflates to too few bytes, or to too many, and the file's
+ * checksum restamped, so that only inflating can find the fault. It returns
+ * the tensor's name and its size.
+ */
+function writeBadDeflates(model, dir) {
+  const file = fs.readFileSync(model);
+  const n = Number(file.readBigUInt64LE(0));
+  const header = JSON.parse(file.subarray(8, 8 + n).toString());
+  const [name, { data_offsets: [a, b] }] = Object.entries(header).find(([k, v]) => k.endsWith('.weight.deflate') && v.data_offsets[1] - v.data_offsets[0] > 2000);
+  const want = zlib.inflateRawSync(file.subarray(8 + n + a, 8 + n + b)).length;
+  const stored = (len) => Buffer.from([0x01, len & 0xff, len >> 8, ~len & 0xff, (~len >> 8) & 0xff, ...new Uint8Array(len)]); // a final stored block
+  const streams = { corrupt: Buffer.from([0xff, 0xff, 0xff]), short: stored(100), long: zlib.deflateRawSync(new Uint8Array(want + 1000)) };
+  for (const [kind, stream] of Object.entries(streams)) {
+    const bad = Buffer.from(file);
+    bad.fill(0, 8 + n + a, 8 + n + b);
+    stream.copy(bad, 8 + n + a);
+    const key = Buffer.from('"veil.sha256":"');
+    const at = bad.indexOf(key) + key.length;
+    bad.fill(0x30, at, at + 64);
+    bad.write(createHash('sha256').update(bad).digest('hex'), at);
+    fs.writeFileSync(path.join(dir, `bad-deflate-${kind}.veil`), bad);
+  }
+  return { name, want };
 }
 
 /** startServer runs tools/serve on a free port, logging requests to SERVE_LOG. */
@@ -311,6 +342,29 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     assert.deepEqual(res.wrong, [], 'calls with a wrong answer');
     assert.ok(res.batchOK, 'classifyBatch answers differ');
     assert.ok(res.distinct > 1, 'the images are not told apart');
+  });
+
+  // In the browser, veil.js inflates with DecompressionStream (host.inflate
+  // in the worker, after preInflate on the page gave up on the bad stream).
+  test('a model whose compressed tensor does not inflate to its size is refused, naming the tensor', { timeout: LONG }, async () => {
+    const { name, want } = writeBadDeflates(path.join(ROOT, 'models', `${MODEL}.veil`), path.join(BASE, 'models'));
+    const tensor = name.replaceAll('.', '\\.');
+    for (const [kind, pattern] of [
+      ['corrupt', /invalid block type/i], // zlib's words: Go's compress/flate would say "corrupt input"
+      ['short', /inflates to 100 bytes|junk/i],
+      ['long', new RegExp(`inflates to more than ${want} bytes`)],
+    ]) {
+      const got = await inPage(async (url) => {
+        try {
+          (await window.veil.load(url, { cache: false })).dispose();
+          return null;
+        } catch (err) {
+          return { code: err.code, message: err.message };
+        }
+      }, `models/bad-deflate-${kind}.veil`);
+      assert.equal(got?.code, 'VEIL_BAD_MODEL', `${kind}: ${JSON.stringify(got)}`);
+      assert.match(got.message, new RegExp(`${tensor}.*(${pattern.source})`, 'i'), kind);
+    }
   });
 
   test('errors cross the worker as VeilErrors, and dispose ends the workers', { timeout: LONG }, async () => {

@@ -23,14 +23,20 @@ func hostHas(name string) bool {
 	return host.Type() == js.TypeObject && host.Get(name).Type() == js.TypeFunction
 }
 
+// sha256InJSMax bounds the message sha256InJS hands to crypto.subtle, which
+// needs it whole in JavaScript: a copy of a large model would raise the peak
+// memory more than hashing in Go costs in time.
+const sha256InJSMax = 8 << 20
+
 // sha256InJS is the SHA-256 of parts as one message, by host.sha256
-// (crypto.subtle) where there is one, else by crypto/sha256.
+// (crypto.subtle) where there is one and the message is at most
+// sha256InJSMax bytes, else by crypto/sha256.
 func sha256InJS(parts ...[]byte) [32]byte {
-	if hostHas("sha256") {
-		n := 0
-		for _, p := range parts {
-			n += len(p)
-		}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if hostHas("sha256") && n <= sha256InJSMax {
 		msg := js.Global().Get("Uint8Array").New(n)
 		off := 0
 		for _, p := range parts {
@@ -107,11 +113,32 @@ func takeInflated(jobs []veilfile.Inflation, inflated js.Value) []veilfile.Infla
 	return rest
 }
 
-// inflateInJS fills the inflations with host.inflate(src, ends, sizes):
+// inflateBatchBytes bounds the output of one host.inflate call, so that the
+// copies JavaScript holds meanwhile stay small next to the model.
+const inflateBatchBytes = 4 << 20
+
+// inflateInJS fills the inflations with host.inflate, a batch of at most
+// inflateBatchBytes of output at a time.
+func inflateInJS(jobs []veilfile.Inflation) error {
+	for len(jobs) > 0 {
+		n, size := 1, len(jobs[0].Dst)
+		for n < len(jobs) && size+len(jobs[n].Dst) <= inflateBatchBytes {
+			size += len(jobs[n].Dst)
+			n++
+		}
+		if err := inflateBatchInJS(jobs[:n]); err != nil {
+			return err
+		}
+		jobs = jobs[n:]
+	}
+	return nil
+}
+
+// inflateBatchInJS fills the inflations with host.inflate(src, ends, sizes):
 // src holds the compressed streams end to end, stream i ends at ends[i] and
 // must inflate to sizes[i] bytes. It resolves to {data} (the outputs end to
 // end), {failed: i, error}, or {} where the browser cannot inflate.
-func inflateInJS(jobs []veilfile.Inflation) error {
+func inflateBatchInJS(jobs []veilfile.Inflation) error {
 	total := 0
 	for _, j := range jobs {
 		total += len(j.Src)

@@ -218,7 +218,10 @@ const host = {
    * DecompressionStream for deflate-raw, to {} so that Go inflates.
    */
   async inflate(src, ends, sizes) {
-    if (!hasDeflateRaw()) return {};
+    // Node runs Go's compress/flate fast enough, and its peak memory is
+    // lower without the copies inflating here takes (InceptionV3: 192
+    // against 227 MB, for 0.15 s).
+    if (!hasDeflateRaw() || IS_NODE) return {};
     const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
     // One after another: in Chromium that is faster than all at once.
     for (let i = 0, start = 0, at = 0; i < ends.length; start = ends[i], at += sizes[i], i++) {

@@ -324,8 +324,9 @@ describe('veil.js with the real models', { skip: skipReal }, () => {
     });
   }
 
-  // The compressed tensors are inflated by veil.js's DecompressionStream
-  // (host.inflate); Go's compress/flate has the same cases in pkg/veilfile.
+  // In Node the compressed tensors are inflated by Go's compress/flate
+  // (pkg/veilfile has the same cases); e2e/wasm.test.mjs runs them through
+  // veil.js's DecompressionStream in Chromium.
   it('rejects compressed tensors that do not inflate to their size, naming them', async () => {
     const file = new Uint8Array(fs.readFileSync(path.join(MODELS, `${realModels[0]}.veil`)));
     const n = Number(Buffer.from(file.buffer, file.byteOffset, 8).readBigUInt64LE(0));
@@ -334,8 +335,8 @@ describe('veil.js with the real models', { skip: skipReal }, () => {
     const want = zlib.inflateRawSync(file.subarray(8 + n + a, 8 + n + b)).length;
     const stored = (len) => [0x01, len & 0xff, len >> 8, ~len & 0xff, (~len >> 8) & 0xff, ...new Uint8Array(len)]; // a final stored block
     const cases = [
-      [[0xff, 0xff, 0xff], /invalid|unexpected|incorrect/i], // reserved block type
-      [stored(100), new RegExp(`inflates to 100 bytes, want ${want}`)],
+      [[0xff, 0xff, 0xff], /inflate/], // reserved block type
+      [stored(100), /unexpected EOF/],
       [zlib.deflateRawSync(new Uint8Array(want + 1000)), new RegExp(`inflates to more than ${want} bytes`)],
     ];
     for (const [stream, pattern] of cases) {
