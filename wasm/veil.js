@@ -187,7 +187,7 @@ function hasDeflateRaw() {
 const host = {
   /** sha256 resolves to the SHA-256 of data (a Uint8Array), or to null where there is no crypto.subtle (plain http pages). */
   async sha256(data) {
-    if (!globalThis.crypto?.subtle) return null;
+    if (!globalThis.crypto?.subtle || IS_NODE) return null; // Node: see inflate
     return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
   },
 
