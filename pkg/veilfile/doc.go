@@ -59,4 +59,8 @@
 // finally infer.QNet.Validate. Every failure is an error saying what and
 // where; Read never panics, and allocates at most a small multiple of the
 // file size plus the declared weights (bounded by MaxWeightBytes).
+//
+// ReadWith does the same with the DEFLATE and SHA-256 work handed to the
+// caller (ReadOptions): the wasm module passes the browser's native
+// DecompressionStream and crypto.subtle. Sizes are still checked here.
 package veilfile
