@@ -53,6 +53,25 @@ func (r *Requant) apply(acc int32, c int) uint8 {
 	return uint8(min(max(v, int64(r.Lo)), int64(r.Hi)))
 }
 
+// applyRow requantizes acc[i] of channel c0+i into out[i], with the
+// constants hoisted out of the loop (the fast kernels' inner step).
+func (r *Requant) applyRow(out []uint8, acc []int32, c0 int) {
+	mult := r.Mult[c0:][:len(acc)]
+	out = out[:len(acc)]
+	zero, lo, hi := int64(r.Zero), int64(r.Lo), int64(r.Hi)
+	for i, m := range mult {
+		v := zero + m.Apply(int64(acc[i]))
+		out[i] = uint8(min(max(v, lo), hi))
+	}
+}
+
+// splitLanes unpacks two int32 lanes held as lo + hi·2^32 in one int64, as
+// the SWAR kernels accumulate them.
+func splitLanes(v int64) (lo, hi int32) {
+	lo = int32(v)
+	return lo, int32((v - int64(lo)) >> 32)
+}
+
 // NewRequant returns the requantization from accumulators at scale
 // inScale·wScale[c] to a tensor with QParams out, clamped for act.
 func NewRequant(inScale float32, wScale []float32, out QParams, act Activation) *Requant {

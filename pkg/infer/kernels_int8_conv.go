@@ -61,6 +61,16 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 	return p, true
 }
 
+// requantBlock writes output channels cb·convChans… (a block) of pixels
+// p0..p0+np−1 from their accumulators.
+func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]int32, rq *Requant) {
+	co0 := cb * convChans
+	n := min(convChans, cout-co0)
+	for j := range np {
+		rq.applyRow(y[(p0+j)*cout+co0:], acc[j][:n], co0)
+	}
+}
+
 // ConvScratch is the working memory of ConvInt8 for layers up to K =
 // KH·KW·Cin window rows and Cin input channels.
 type ConvScratch struct {

@@ -80,16 +80,7 @@ func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, 
 	for cb := 0; cb*convChans < cout; cb++ {
 		w := pw.w[cb*blk : (cb+1)*blk]
 		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), (*[convChans]int32)(pw.bias[cb*convChans:]))
-		for j := range np {
-			out := y[(p0+j)*cout:][:cout]
-			a := &acc[j]
-			for c := range min(convChans, cout-cb*convChans) {
-				co := cb*convChans + c
-				m := rq.Mult[co]
-				q := int64(rq.Zero) + (int64(a[c])*m.M+1<<(m.S-1))>>m.S
-				out[co] = uint8(min(max(q, int64(rq.Lo)), int64(rq.Hi)))
-			}
-		}
+		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
 

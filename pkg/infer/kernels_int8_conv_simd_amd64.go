@@ -102,16 +102,7 @@ func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, 
 		} else {
 			dotRowsScalar(&acc, rows, w, b)
 		}
-		for j := range np {
-			out := y[(p0+j)*cout:][:cout]
-			a := &acc[j]
-			for c := range min(convChans, cout-cb*convChans) {
-				co := cb*convChans + c
-				m := rq.Mult[co]
-				q := int64(rq.Zero) + (int64(a[c])*m.M+1<<(m.S-1))>>m.S
-				out[co] = uint8(min(max(q, int64(rq.Lo)), int64(rq.Hi)))
-			}
-		}
+		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
 

@@ -70,22 +70,14 @@ func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, 
 		// Both lanes start at the bias.
 		a0, a1, a2, a3 := int64(b[0])*(1+1<<32), int64(b[1])*(1+1<<32), int64(b[2])*(1+1<<32), int64(b[3])*(1+1<<32)
 		a0, a1, a2, a3, b0, b1, b2, b3 := dotRows(rows, w, a0, a1, a2, a3, a0, a1, a2, a3)
-		acc := [2][convChans]int64{{a0, a1, a2, a3}, {b0, b1, b2, b3}}
-		for j := range np {
-			pair := acc[j/2]
-			out := y[(p0+j)*cout:][:cout]
-			for c := range min(convChans, cout-cb*convChans) {
-				co := cb*convChans + c
-				v := pair[c]
-				lo := int32(v)
-				if j%2 == 1 {
-					lo = int32((v - int64(lo)) >> 32)
-				}
-				m := rq.Mult[co]
-				q := int64(rq.Zero) + (int64(lo)*m.M+1<<(m.S-1))>>m.S
-				out[co] = uint8(min(max(q, int64(rq.Lo)), int64(rq.Hi)))
-			}
+		var acc [convPixels][convChans]int32
+		for c, v := range [convChans]int64{a0, a1, a2, a3} {
+			acc[0][c], acc[1][c] = splitLanes(v)
 		}
+		for c, v := range [convChans]int64{b0, b1, b2, b3} {
+			acc[2][c], acc[3][c] = splitLanes(v)
+		}
+		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
 

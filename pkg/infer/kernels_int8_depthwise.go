@@ -100,16 +100,10 @@ func depthwisePair(y []uint8, ys Shape, x []uint8, xs Shape, w []int8, folded []
 	}
 	out0 := y[(oy*ys.W+ox)*c:][:c]
 	out1 := y[(oy*ys.W+ox+1)*c:][:c]
-	zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
-	mult := rq.Mult[:c]
 	for i, v := range acc[:c] {
-		m := mult[i]
-		a0 := int32(v)
-		a1 := int32((v - int64(a0)) >> 32)
-		q0 := zero + (int64(a0)*m.M+1<<(m.S-1))>>m.S
-		q1 := zero + (int64(a1)*m.M+1<<(m.S-1))>>m.S
-		out0[i] = uint8(min(max(q0, lo), hi))
-		out1[i] = uint8(min(max(q1, lo), hi))
+		a0, a1 := splitLanes(v)
+		out0[i] = rq.apply(a0, i)
+		out1[i] = rq.apply(a1, i)
 	}
 }
 

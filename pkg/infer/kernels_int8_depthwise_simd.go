@@ -21,8 +21,6 @@ func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int
 	c := xs.C
 	c16 := c &^ (depthwiseChans - 1)
 	pixels := ys.H * ys.W
-	mult := rq.Mult[:c]
-	zero, lo, hi := int64(rq.Zero), int64(rq.Lo), int64(rq.Hi)
 	// offs[j][t] is the offset in x of window cell t of pixel j, −1 for padding.
 	var offs [2][depthwiseMaxTaps]int
 	var acc [2][depthwiseChans]int32
@@ -46,14 +44,8 @@ func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int
 		}
 		for cb := 0; cb < c16; cb += depthwiseChans {
 			depthwiseDot(&acc, x, offs[0][:taps], offs[1][:taps], uint8(zx), w, c, cb, (*[depthwiseChans]int32)(folded[cb:]))
-			m := mult[cb:][:depthwiseChans]
 			for j := range np {
-				out := y[(p+j)*c+cb:][:depthwiseChans]
-				a := &acc[j]
-				for i := range out {
-					q := zero + (int64(a[i])*m[i].M+1<<(m[i].S-1))>>m[i].S
-					out[i] = uint8(min(max(q, lo), hi))
-				}
+				rq.applyRow(y[(p+j)*c+cb:], acc[j][:], cb)
 			}
 		}
 		// Channels past the last whole vector, one at a time.
