@@ -12,14 +12,16 @@
 // work Go compiled to wasm does slowly while a model loads:
 //
 //	read(response, limit, onProgress) -> Promise<{data} | {tooLarge}>
-//	sha256(data) -> Promise<Uint8Array | null>
-//	inflate(src, ends, sizes) -> Promise<{data} | {failed, error} | {}>
+//	sha256(data) -> Promise<Uint8Array>
+//	inflate(src, ends, sizes) -> Promise<{data} | {failed, error}>
 //
-// Without a host (go test), Go does that work itself. Every bridge method that does work
-// returns a Promise settled from a goroutine; a method never throws and a
-// Go panic becomes a rejected Error. Rejections are Errors whose message
-// starts with "veil: " and whose code property is one of the codes in
-// errors.go.
+// Where a function is missing (no host under go test; no inflate or sha256
+// in Node), Go does that work itself.
+//
+// Every bridge method that does work returns a Promise settled from a
+// goroutine; a method never throws and a Go panic becomes a rejected
+// Error. Rejections are Errors whose message starts with "veil: " and whose
+// code property is one of the codes in errors.go.
 //
 //	load(source, opts) -> Promise<{id, info, bytes?}>
 //	    source: Uint8Array (a model file) or string (an absolute URL to fetch).

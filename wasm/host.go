@@ -3,7 +3,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"syscall/js"
 
@@ -50,11 +49,7 @@ func sha256InJS(parts ...[]byte) [32]byte {
 			}
 		}
 	}
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write(p)
-	}
-	return [32]byte(h.Sum(nil))
+	return veilfile.SHA256(parts...)
 }
 
 // modelReadOptions returns how openVeilFile reads a model file: taking the
@@ -137,7 +132,7 @@ func inflateInJS(jobs []veilfile.Inflation) error {
 // inflateBatchInJS fills the inflations with host.inflate(src, ends, sizes):
 // src holds the compressed streams end to end, stream i ends at ends[i] and
 // must inflate to sizes[i] bytes. It resolves to {data} (the outputs end to
-// end), {failed: i, error}, or {} where the browser cannot inflate.
+// end) or {failed: i, error}.
 func inflateBatchInJS(jobs []veilfile.Inflation) error {
 	total := 0
 	for _, j := range jobs {
@@ -164,9 +159,6 @@ func inflateBatchInJS(jobs []veilfile.Inflation) error {
 		return fmt.Errorf("tensor %q: inflate: %s", jobs[i].Name, msg)
 	}
 	data := get(res, "data")
-	if data.IsUndefined() { // no DecompressionStream for deflate-raw here
-		return veilfile.InflateAll(jobs)
-	}
 	if n, err := data.Length(); err != nil || n != sumDst(jobs) {
 		return fmt.Errorf("inflate: got %d bytes for %d (%v)", n, sumDst(jobs), err)
 	}

@@ -167,30 +167,26 @@ class Runtime {
   }
 }
 
-let deflateRaw;
-function hasDeflateRaw() {
-  if (deflateRaw === undefined) {
-    try {
-      new DecompressionStream('deflate-raw'); // eslint-disable-line no-new
-      deflateRaw = true;
-    } catch {
-      deflateRaw = false; // no DecompressionStream, or one without deflate-raw
-    }
+// DecompressionStream for raw DEFLATE (not in every browser yet).
+const HAS_DEFLATE_RAW = (() => {
+  try {
+    new DecompressionStream('deflate-raw'); // eslint-disable-line no-new
+    return true;
+  } catch {
+    return false;
   }
-  return deflateRaw;
-}
+})();
 
 /**
  * host is what veil.wasm borrows from JavaScript (wasm/host.go): native
  * browser code for work that Go compiled to wasm does many times slower.
+ * Where a function is missing, Go does the work. inflate and sha256 are not
+ * lent in Node, where Go's compress/flate and SHA-256 are fast enough and
+ * the peak memory is lower without the copies they take (InceptionV3: 192
+ * against 227 MB, for 0.15 s of load), nor where deflate-raw or
+ * crypto.subtle (plain http pages) are missing.
  */
 const host = {
-  /** sha256 resolves to the SHA-256 of data (a Uint8Array), or to null where there is no crypto.subtle (plain http pages). */
-  async sha256(data) {
-    if (!globalThis.crypto?.subtle || IS_NODE) return null; // Node: see inflate
-    return new Uint8Array(await crypto.subtle.digest('SHA-256', data));
-  },
-
   /**
    * read reads a fetch Response's body into one Uint8Array, calling
    * onProgress(loaded, total) after each chunk (total is 0 when the server
@@ -214,14 +210,9 @@ const host = {
    * inflate decompresses raw DEFLATE streams (a model file's compressed
    * tensors) with DecompressionStream. src holds them end to end; stream i
    * ends at ends[i] and must inflate to exactly sizes[i] bytes. Resolves to
-   * {data} (the outputs end to end) or {failed: i, error}; where there is no
-   * DecompressionStream for deflate-raw, to {} so that Go inflates.
+   * {data} (the outputs end to end) or {failed: i, error}.
    */
-  async inflate(src, ends, sizes) {
-    // Node runs Go's compress/flate fast enough, and its peak memory is
-    // lower without the copies inflating here takes (InceptionV3: 192
-    // against 227 MB, for 0.15 s).
-    if (!hasDeflateRaw() || IS_NODE) return {};
+  inflate: !IS_NODE && HAS_DEFLATE_RAW ? async (src, ends, sizes) => {
     const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
     // One after another: in Chromium that is faster than all at once.
     for (let i = 0, start = 0, at = 0; i < ends.length; start = ends[i], at += sizes[i], i++) {
@@ -234,7 +225,10 @@ const host = {
       }
     }
     return { data };
-  },
+  } : undefined,
+
+  /** sha256 resolves to the SHA-256 of data (a Uint8Array). */
+  sha256: !IS_NODE && globalThis.crypto?.subtle ? async (data) => new Uint8Array(await crypto.subtle.digest('SHA-256', data)) : undefined,
 };
 
 /** inflateRaw inflates one raw DEFLATE stream, refusing more than limit bytes. */
@@ -287,7 +281,7 @@ function concat(chunks, n) {
  */
 async function preInflate(file) {
   try {
-    if (!hasDeflateRaw() || file.length < 8) return null;
+    if (!HAS_DEFLATE_RAW || file.length < 8) return null;
     const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
     if (n > file.length - 8) return null;
     const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));

@@ -309,8 +309,9 @@ func InflateAll(jobs []Inflation) error {
 	return nil
 }
 
-// sha256Parts is the SHA-256 of parts as one message.
-func sha256Parts(parts ...[]byte) [32]byte {
+// SHA256 is the SHA-256 of parts as one message, by crypto/sha256: the
+// checksum's hash when ReadOptions.SHA256 is nil.
+func SHA256(parts ...[]byte) [32]byte {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write(p)
@@ -337,7 +338,7 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	}
 	sha := o.SHA256
 	if sha == nil {
-		sha = sha256Parts
+		sha = SHA256
 	}
 	digest := sha(data[:pos], []byte(zeroSum), data[pos+64:])
 	if got := hex.EncodeToString(digest[:]); got != sum {
