@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/veil-ml/veil/internal/imagebytes"
 	"github.com/veil-ml/veil/pkg/infer/decode"
 )
 
@@ -144,15 +145,15 @@ func Cases() []Case {
 	add("webp_truncated_data", ".webp", Format, "a lossless WebP cut inside its prefix codes", func() []byte { return webpSolid()[:25] })
 
 	// Unsupported but valid.
-	add("jpeg_arithmetic", ".jpg", Unsupported, "an arithmetic-coded JPEG header (SOF9)", fixed(jpegHeader(0xc9, 8, 32, 32)))
-	add("jpeg_12bit", ".jpg", Unsupported, "a 12-bit extended JPEG header (SOF1)", fixed(jpegHeader(0xc1, 12, 32, 32)))
+	add("jpeg_arithmetic", ".jpg", Unsupported, "an arithmetic-coded JPEG header (SOF9)", fixed(imagebytes.JPEGHeader(0xc9, 8, 32, 32)))
+	add("jpeg_12bit", ".jpg", Unsupported, "a 12-bit extended JPEG header (SOF1)", fixed(imagebytes.JPEGHeader(0xc1, 12, 32, 32)))
 	add("webp_animated", ".webp", Unsupported, "an animated WebP of two frames", func() []byte { return webpAnimated(24, 16) })
 
 	// Decompression bombs and other limits: refused from the header.
-	add("png_bomb_100000x100000", ".png", Limit, "a PNG header claiming 100000x100000 (10 Gpx)", fixed(pngHeader(100000, 100000)))
-	add("jpeg_bomb_65535x65535", ".jpg", Limit, "a JPEG header claiming 65535x65535", fixed(jpegHeader(0xc0, 8, 65535, 65535)))
-	add("gif_bomb_65535x65535", ".gif", Limit, "a GIF screen of 65535x65535", fixed(gifHeader(65535, 65535)))
-	add("png_width_20000", ".png", Limit, "a PNG header 20000 wide and 1 high (past 16384 a side)", fixed(pngHeader(20000, 1)))
+	add("png_bomb_100000x100000", ".png", Limit, "a PNG header claiming 100000x100000 (10 Gpx)", fixed(imagebytes.PNGHeader(100000, 100000)))
+	add("jpeg_bomb_65535x65535", ".jpg", Limit, "a JPEG header claiming 65535x65535", fixed(imagebytes.JPEGHeader(0xc0, 8, 65535, 65535)))
+	add("gif_bomb_65535x65535", ".gif", Limit, "a GIF screen of 65535x65535", fixed(imagebytes.GIFHeader(65535, 65535)))
+	add("png_width_20000", ".png", Limit, "a PNG header 20000 wide and 1 high (past 16384 a side)", fixed(imagebytes.PNGHeader(20000, 1)))
 	big := add("oversized_file", ".png", Limit, "a valid PNG padded to one byte over the 64 MiB file limit", func() []byte {
 		b := pngRGB()
 		return append(b, make([]byte, decode.DefaultLimits.MaxBytes+1-int64(len(b)))...)

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+
+	"github.com/veil-ml/veil/internal/imagebytes"
 )
 
 // The standard library writes neither gray+alpha PNG, CMYK JPEG, EXIF nor
@@ -39,14 +40,6 @@ func encodeGIF(g *gif.GIF) []byte {
 	return b.Bytes()
 }
 
-// pngChunk is one PNG chunk: length, type, data, CRC of type and data.
-func pngChunk(typ string, data []byte) []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
-	b = append(b, typ...)
-	b = append(b, data...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
-}
-
 // rawPNG writes a non-interlaced PNG of any colour type and bit depth from
 // its unfiltered scanlines (rows of w samples, packed as the PNG stores them).
 func rawPNG(w, h int, colorType, bitDepth byte, rows []byte) []byte {
@@ -62,41 +55,9 @@ func rawPNG(w, h int, colorType, bitDepth byte, rows []byte) []byte {
 	}
 	zw.Close()
 	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, pngChunk("IHDR", ihdr)...)
-	out = append(out, pngChunk("IDAT", z.Bytes())...)
-	return append(out, pngChunk("IEND", nil)...)
-}
-
-// pngHeader is a PNG signature, an IHDR claiming w×h RGB 8-bit and IEND:
-// everything a header reader needs, no pixel data.
-func pngHeader(w, h uint32) []byte {
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 2, 0, 0, 0)
-	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, pngChunk("IHDR", ihdr)...)
-	return append(out, pngChunk("IEND", nil)...)
-}
-
-// jpegHeader is SOI, a frame header (marker sof: 0xC0 baseline, 0xC9
-// arithmetic, ...) claiming w×h at the given sample precision with three
-// components, a scan header with no data, and EOI.
-func jpegHeader(sof byte, precision byte, w, h uint16) []byte {
-	b := []byte{0xff, 0xd8, 0xff, sof, 0, 17, precision}
-	b = binary.BigEndian.AppendUint16(b, h)
-	b = binary.BigEndian.AppendUint16(b, w)
-	b = append(b, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1)
-	b = append(b, 0xff, 0xda, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0)
-	return append(b, 0xff, 0xd9)
-}
-
-// gifHeader is a GIF89a logical screen of w×h with no colour table and no
-// image, then the trailer.
-func gifHeader(w, h uint16) []byte {
-	b := []byte("GIF89a")
-	b = binary.LittleEndian.AppendUint16(b, w)
-	b = binary.LittleEndian.AppendUint16(b, h)
-	return append(b, 0, 0, 0, 0x3b)
+	out = append(out, imagebytes.PNGChunk("IHDR", ihdr)...)
+	out = append(out, imagebytes.PNGChunk("IDAT", z.Bytes())...)
+	return append(out, imagebytes.PNGChunk("IEND", nil)...)
 }
 
 // withEXIF inserts an APP1 Exif segment holding only the Orientation tag

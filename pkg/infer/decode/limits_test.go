@@ -3,50 +3,21 @@ package decode
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/veil-ml/veil/internal/imagebytes"
 )
 
-// pngHeader is a PNG signature, an IHDR claiming w×h RGB 8-bit with a valid
-// CRC, and IEND: enough for any header reader, no pixel data.
-func pngHeader(w, h uint32) []byte {
-	chunk := func(typ string, data []byte) []byte {
-		b := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
-		b = append(b, typ...)
-		b = append(b, data...)
-		return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[4:]))
-	}
-	ihdr := binary.BigEndian.AppendUint32(nil, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 2, 0, 0, 0)
-	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, chunk("IHDR", ihdr)...)
-	return append(out, chunk("IEND", nil)...)
-}
+// Headers claiming a size, no pixels (package imagebytes).
+var (
+	pngHeader = imagebytes.PNGHeader
+	gifHeader = imagebytes.GIFHeader
+)
 
-// jpegHeader is SOI, a baseline SOF0 claiming w×h with three components
-// (4:2:0), a scan header with no data, and EOI. Go's DecodeConfig reads up to
-// SOS when there is no JFIF segment, to learn the colour model.
-func jpegHeader(w, h uint16) []byte {
-	b := []byte{0xff, 0xd8, 0xff, 0xc0, 0, 17, 8}
-	b = binary.BigEndian.AppendUint16(b, h)
-	b = binary.BigEndian.AppendUint16(b, w)
-	b = append(b, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1)
-	b = append(b, 0xff, 0xda, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0)
-	return append(b, 0xff, 0xd9)
-}
-
-// gifHeader is a GIF89a logical screen descriptor of w×h, no colour table,
-// followed by the trailer.
-func gifHeader(w, h uint16) []byte {
-	b := []byte("GIF89a")
-	b = binary.LittleEndian.AppendUint16(b, w)
-	b = binary.LittleEndian.AppendUint16(b, h)
-	return append(b, 0, 0, 0, 0x3b)
-}
+// jpegHeader is a baseline 8-bit JPEG header (imagebytes.JPEGHeader).
+func jpegHeader(w, h uint16) []byte { return imagebytes.JPEGHeader(0xc0, 8, w, h) }
 
 // webpVP8XHeader is a RIFF/WEBP file with only a VP8X chunk for a w×h canvas.
 func webpVP8XHeader(w, h uint32) []byte {
