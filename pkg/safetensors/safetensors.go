@@ -1,15 +1,15 @@
 package safetensors
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/veil-ml/veil/internal/jsonscan"
 )
 
 // DefaultMaxHeaderBytes is the header size limit used when Limits.MaxHeaderBytes is 0.
@@ -106,13 +106,6 @@ func needBytes(shape []int, size int) string {
 	return strconv.Itoa(n * size)
 }
 
-// header entry as it appears in JSON; pointers detect missing fields.
-type entryJSON struct {
-	DType   *string            `json:"dtype"`
-	Shape   *[]json.RawMessage `json:"shape"`
-	Offsets *[]json.RawMessage `json:"data_offsets"`
-}
-
 // Parse decodes a safetensors file held in data.
 // The returned tensors' Data alias data; nothing is copied.
 func Parse(data []byte, lim Limits) (*File, error) {
@@ -136,135 +129,137 @@ func Parse(data []byte, lim Limits) (*File, error) {
 	}
 
 	f := &File{}
-	dec := json.NewDecoder(bytes.NewReader(hdr))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return nil, formatErr("header JSON: %v", err)
-	}
+	s := jsonscan.New(hdr)
 	seen := make(map[string]bool)
 	var spans []span
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, formatErr("header JSON: %v", err)
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, formatErr("header JSON: key %v is not a string", tok)
-		}
+	err := s.Object(func(name string) error {
 		if seen[name] {
-			return nil, formatErr("tensor %q: duplicate name in header", name)
+			return formatErr("tensor %q: duplicate name in header", name)
 		}
 		seen[name] = true
 		if name == metadataKey {
-			if f.Metadata, err = parseMetadata(dec); err != nil {
-				return nil, err
-			}
-			continue
+			var err error
+			f.Metadata, err = parseMetadata(s)
+			return err
 		}
 		if lim.MaxTensors > 0 && len(f.Tensors) >= lim.MaxTensors {
-			return nil, formatErr("more than %d tensors", lim.MaxTensors)
+			return formatErr("more than %d tensors", lim.MaxTensors)
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, formatErr("tensor %q: header JSON: %v", name, err)
-		}
-		t, off, err := parseEntry(name, raw, len(buf))
+		t, off, err := parseEntry(s, name, len(buf))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		t.Data = buf[off[0]:off[1]:off[1]]
 		f.Tensors = append(f.Tensors, t)
 		spans = append(spans, span{off[0], off[1], name})
+		return nil
+	})
+	if err == nil {
+		err = s.End()
 	}
-	if _, err := dec.Token(); err != nil {
+	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
 		return nil, formatErr("header JSON: %v", err)
 	}
-	if tok, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			return nil, formatErr("header JSON: unexpected %v after the closing brace", tok)
-		}
-		return nil, formatErr("header JSON: after the closing brace: %v", err)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkLayout(spans, len(buf)); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(f.Tensors, func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) })
+	byName := func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(f.Tensors, byName) { // written sorted, as JSON keys usually are
+		slices.SortFunc(f.Tensors, byName)
+	}
 	return f, nil
 }
 
-func parseMetadata(dec *json.Decoder) (map[string]string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, formatErr("__metadata__: %v", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, formatErr("__metadata__ is %v, not an object", tok)
-	}
+// parseMetadata reads the __metadata__ object: strings to strings.
+func parseMetadata(s *jsonscan.Scanner) (map[string]string, error) {
 	m := make(map[string]string)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, formatErr("__metadata__: %v", err)
-		}
-		key, _ := tok.(string) // object keys are always strings in encoding/json
+	err := s.Object(func(key string) error {
 		if _, dup := m[key]; dup {
-			return nil, formatErr("__metadata__: duplicate key %q", key)
+			return formatErr("__metadata__: duplicate key %q", key)
 		}
-		tok, err = dec.Token()
+		v, err := s.String()
 		if err != nil {
-			return nil, formatErr("__metadata__ %q: %v", key, err)
-		}
-		v, ok := tok.(string)
-		if !ok {
-			return nil, formatErr("__metadata__ %q: value is not a string", key)
+			return formatErr("__metadata__ %q: value is not a string: %v", key, err)
 		}
 		m[key] = v
-	}
-	if _, err := dec.Token(); err != nil {
+		return nil
+	})
+	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
 		return nil, formatErr("__metadata__: %v", err)
 	}
-	return m, nil
+	return m, err
 }
 
-// parseEntry checks one header entry against a data buffer of bufLen bytes.
-func parseEntry(name string, raw json.RawMessage, bufLen int) (Tensor, [2]int, error) {
+// parseEntry reads one header entry, {"dtype", "shape", "data_offsets"}
+// (other keys are ignored), and checks it against a data buffer of bufLen
+// bytes.
+func parseEntry(s *jsonscan.Scanner, name string, bufLen int) (Tensor, [2]int, error) {
 	var off [2]int
-	var e entryJSON
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return Tensor{}, off, formatErr("tensor %q: %v", name, err)
+	t := Tensor{Name: name}
+	var dtype string
+	var offsets []int64
+	var has struct{ dtype, shape, offsets bool }
+	err := s.Object(func(key string) error {
+		var err error
+		switch key {
+		case "dtype":
+			has.dtype = true
+			dtype, err = s.String()
+		case "shape":
+			has.shape = true
+			t.Shape = t.Shape[:0]
+			err = s.Array(func(int) error {
+				v, err := s.Int()
+				if err == nil && (v < 0 || v > math.MaxInt) {
+					return formatErr("tensor %q: shape dimension %d is not a non-negative integer", name, v)
+				}
+				t.Shape = append(t.Shape, int(v))
+				return err
+			})
+		case "data_offsets":
+			has.offsets = true
+			offsets = offsets[:0]
+			err = s.Array(func(int) error {
+				v, err := s.Int()
+				if err == nil && v < 0 {
+					return formatErr("tensor %q: data_offsets value %d is not a non-negative integer", name, v)
+				}
+				offsets = append(offsets, v)
+				return err
+			})
+		default:
+			err = s.Skip()
+		}
+		return err
+	})
+	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
+		return Tensor{}, off, formatErr("tensor %q: header JSON: %v", name, err)
 	}
-	if e.DType == nil || e.Shape == nil || e.Offsets == nil {
+	if err != nil {
+		return Tensor{}, off, err
+	}
+	if !has.dtype || !has.shape || !has.offsets {
 		return Tensor{}, off, formatErr("tensor %q: entry needs dtype, shape and data_offsets", name)
 	}
-	t := Tensor{Name: name, DType: DType(*e.DType)}
+	if t.Shape == nil {
+		t.Shape = []int{}
+	}
+	t.DType = DType(dtype)
 	size := t.DType.Size()
 	if size == 0 {
-		return Tensor{}, off, UnsupportedError(fmt.Sprintf("dtype %q (tensor %q)", *e.DType, name))
-	}
-	t.Shape = make([]int, len(*e.Shape))
-	for i, d := range *e.Shape {
-		v, err := strconv.ParseInt(string(d), 10, 64)
-		if err != nil || v < 0 || v > math.MaxInt {
-			return Tensor{}, off, formatErr("tensor %q: shape dimension %s is not a non-negative integer", name, d)
-		}
-		t.Shape[i] = int(v)
+		return Tensor{}, off, UnsupportedError(fmt.Sprintf("dtype %q (tensor %q)", dtype, name))
 	}
 	cnt, ok := numel(t.Shape)
 	if !ok || cnt > math.MaxInt/size {
 		return Tensor{}, off, formatErr("tensor %q: shape %v overflows", name, t.Shape)
 	}
-	if len(*e.Offsets) != 2 {
-		return Tensor{}, off, formatErr("tensor %q: data_offsets has %d values, want 2", name, len(*e.Offsets))
+	if len(offsets) != 2 {
+		return Tensor{}, off, formatErr("tensor %q: data_offsets has %d values, want 2", name, len(offsets))
 	}
-	var o [2]uint64
-	for i, d := range *e.Offsets {
-		v, err := strconv.ParseUint(string(d), 10, 64)
-		if err != nil {
-			return Tensor{}, off, formatErr("tensor %q: data_offsets value %s is not a non-negative integer", name, d)
-		}
-		o[i] = v
-	}
+	o := [2]uint64{uint64(offsets[0]), uint64(offsets[1])}
 	if o[0] > o[1] {
 		return Tensor{}, off, formatErr("tensor %q: data_offsets [%d %d] end before they begin", name, o[0], o[1])
 	}
@@ -288,7 +283,7 @@ type span struct {
 // checkLayout verifies the spans tile a buffer of bufLen bytes exactly:
 // no gaps, no overlaps, no trailing bytes.
 func checkLayout(spans []span, bufLen int) error {
-	slices.SortFunc(spans, func(a, b span) int {
+	byOffset := func(a, b span) int {
 		if a.begin != b.begin {
 			return a.begin - b.begin
 		}
@@ -296,7 +291,10 @@ func checkLayout(spans []span, bufLen int) error {
 			return a.end - b.end
 		}
 		return strings.Compare(a.name, b.name)
-	})
+	}
+	if !slices.IsSortedFunc(spans, byOffset) { // writers usually lay tensors out in header order
+		slices.SortFunc(spans, byOffset)
+	}
 	pos, prev := 0, ""
 	for _, s := range spans {
 		switch {

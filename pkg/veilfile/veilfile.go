@@ -105,7 +105,15 @@ type opJSON struct {
 	Act    string `json:"act"`
 }
 
-func opPrefix(i int) string { return fmt.Sprintf("ops.%03d.", i) }
+// opPrefix is "ops.%03d." without fmt, which the wasm load would otherwise
+// make hot.
+func opPrefix(i int) string {
+	n := strconv.Itoa(i)
+	if len(n) < 3 {
+		n = "00"[len(n)-1:] + n
+	}
+	return "ops." + n + "."
+}
 
 // Write encodes q and m as a .veil file to w.
 func Write(w io.Writer, q *infer.QNet, m *Meta, o Options) error {
@@ -292,9 +300,15 @@ type Inflation struct {
 // InflateAll is the default inflater: compress/flate, one tensor after
 // another.
 func InflateAll(jobs []Inflation) error {
+	var src bytes.Reader // an io.ByteReader: flate reads no further than the stream
+	var zr io.ReadCloser
 	for _, j := range jobs {
-		src := bytes.NewReader(j.Src) // an io.ByteReader: flate reads no further than the stream
-		zr := flate.NewReader(src)
+		src.Reset(j.Src)
+		if zr == nil {
+			zr = flate.NewReader(&src)
+		} else {
+			zr.(flate.Resetter).Reset(&src, nil) // keeps its 32 KB window: less garbage in wasm
+		}
 		if _, err := io.ReadFull(zr, j.Dst); err != nil {
 			return fmt.Errorf("tensor %q: inflate: %v", j.Name, err)
 		}
@@ -416,15 +430,18 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 	if m.InputSize, err = strconv.Atoi(md["veil.input_size"]); err != nil || m.InputSize < 1 || m.InputSize > infer.MaxQInputSize {
 		return nil, nil, formatErr("veil.input_size %q is invalid", md["veil.input_size"])
 	}
-	if err := json.Unmarshal([]byte(md["veil.classes"]), &m.Classes); err != nil || len(m.Classes) == 0 || len(m.Classes) > 1024 {
-		return nil, nil, formatErr("veil.classes is not a JSON array of class names")
+	if m.Classes, err = decodeClasses(md["veil.classes"]); err != nil {
+		return nil, nil, err
 	}
-	if err := json.Unmarshal([]byte(md["veil.adapters"]), &m.Adapters); err != nil {
-		return nil, nil, formatErr("veil.adapters: %v", err)
+	if len(m.Classes) == 0 || len(m.Classes) > 1024 {
+		return nil, nil, formatErr("veil.classes has %d class names, want 1 to 1024", len(m.Classes))
 	}
-	var g graphJSON
-	if err := json.Unmarshal([]byte(md["veil.graph"]), &g); err != nil {
-		return nil, nil, formatErr("veil.graph: %v", err)
+	if m.Adapters, err = decodeAdapters(md["veil.adapters"]); err != nil {
+		return nil, nil, err
+	}
+	g, err := decodeGraph(md["veil.graph"])
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(g.Tensors) < 2 || len(g.Tensors) > infer.MaxQOps+1 || len(g.Ops) < 1 || len(g.Ops) > infer.MaxQOps || len(g.InputAffine) > 16 {
 		return nil, nil, formatErr("veil.graph: %d tensors, %d ops, %d input affine steps", len(g.Tensors), len(g.Ops), len(g.InputAffine))

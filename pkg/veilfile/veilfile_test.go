@@ -306,3 +306,55 @@ func TestInflateAll(t *testing.T) {
 		}
 	}
 }
+
+// withMeta returns the tiny file with metadata entry key set to value (the
+// checksum restamped), so that the entry's own checks are what fail.
+func withMeta(t *testing.T, key, value string) []byte {
+	t.Helper()
+	data, _ := tinyFile(t, true)
+	f, err := safetensors.Parse(data, safetensors.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Metadata[key] = value
+	out, err := safetensors.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return restamp(out)
+}
+
+// TestReadBadMetadataJSON checks that each JSON metadata entry is read
+// strictly, with errors that name the entry and the byte.
+func TestReadBadMetadataJSON(t *testing.T) {
+	data, _ := tinyFile(t, true)
+	f, err := safetensors.Parse(data, safetensors.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph := f.Metadata["veil.graph"]
+	for _, c := range []struct{ name, key, value, want string }{
+		{"classes not an array", "veil.classes", `{"a":1}`, `veil.classes: at byte 0: want an array, found '{'`},
+		{"class not a string", "veil.classes", `["a",2]`, `veil.classes: at byte 5: want a string, found '2'`},
+		{"no classes", "veil.classes", `[]`, `veil.classes has 0 class names`},
+		{"adapter weight a string", "veil.adapters", `[{"path":"a","sha256":"00","weight":"x"}]`, `veil.adapters: at byte 36: want a number`},
+		{"graph cut short", "veil.graph", graph[:len(graph)/2], `veil.graph: at byte`},
+		{"graph trailing bytes", "veil.graph", graph + ` 1`, `want the end of the input, found '1'`},
+		{"tensor shape of two", "veil.graph", strings.Replace(graph, `"tensors":[[`, `"tensors":[[1,`, 1), `want 3 integers, found more`},
+		{"output a float", "veil.graph", strings.Replace(graph, `"output":`, `"output":0.5,"x":`, 1), `veil.graph: at byte`},
+	} {
+		_, _, err := Read(withMeta(t, c.key, c.value))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	// Unknown keys are skipped, and null adapters are none.
+	q, m, err := Read(withMeta(t, "veil.adapters", `null`))
+	if err != nil || len(m.Adapters) != 0 {
+		t.Fatalf("null adapters: %v, %v", err, m.Adapters)
+	}
+	q2, _, err := Read(withMeta(t, "veil.graph", strings.Replace(graph, `{`, `{"later":{"x":[1,"y",null]},`, 1)))
+	if err != nil || !reflect.DeepEqual(q, q2) {
+		t.Fatalf("graph with an unknown key: %v", err)
+	}
+}
