@@ -51,8 +51,20 @@ func NewFloatClassifier(net *Net) *Classifier {
 }
 
 // NewInt8Classifier classifies with the int8 engine.
+// Its runners share one copy of the packed weights, made by the first; from
+// then on it holds no reference to q.
 func NewInt8Classifier(q *QNet) *Classifier {
-	return NewClassifier(q.InputSize, q.Classes, func() Runner { return NewInt8(q) })
+	var (
+		once sync.Once
+		w    *Int8Weights
+	)
+	return NewClassifier(q.InputSize, q.Classes, func() Runner {
+		once.Do(func() { w, q = PackInt8(q), nil })
+		if w == nil {
+			panic("infer: int8 classifier: its model failed to pack")
+		}
+		return NewInt8Packed(w)
+	})
 }
 
 func (c *Classifier) get() *slot {

@@ -1,6 +1,9 @@
 package infer
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Int8 runs a QNet with integer kernels. Buffers and requantization
 // constants are planned once, in NewInt8; Run allocates nothing.
@@ -30,12 +33,44 @@ type qplan struct {
 	dense []int32     // dense accumulators
 }
 
-// NewInt8 validates q and plans its buffers. It panics if q is invalid
-// (models read by veilfile.Read are already validated).
-func NewInt8(q *QNet) *Int8 {
+// Int8Weights is a QNet, validated, with its conv weights packed for
+// ConvInt8 once for any number of Int8 runners to share. It keeps only what
+// runners read: not the raw weights of the convs it packed, so a caller
+// that then drops its QNet frees them (the wasm module does).
+type Int8Weights struct {
+	q    QNet          // a shallow copy of the QNet; Ops is its own
+	conv []*PackedConv // per op; nil: not a conv, or one Conv2DInt8Ref runs
+}
+
+// PackInt8 validates q and packs its conv weights. It panics if q is
+// invalid (models read by veilfile.Read are already validated). q is not
+// changed.
+func PackInt8(q *QNet) *Int8Weights {
 	if err := q.Validate(); err != nil {
-		panic("infer: NewInt8: " + err.Error())
+		panic("infer: PackInt8: " + err.Error())
 	}
+	w := &Int8Weights{q: *q, conv: make([]*PackedConv, len(q.Ops))}
+	w.q.Ops = slices.Clone(q.Ops)
+	for i := range w.q.Ops {
+		op := &w.q.Ops[i]
+		if op.Kind != QConv {
+			continue
+		}
+		cin := q.Tensors[op.In[0]].Shape.C
+		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
+			w.conv[i] = pc
+			op.Weights = nil
+		}
+	}
+	return w
+}
+
+// NewInt8 validates q and plans its buffers: NewInt8Packed(PackInt8(q)).
+func NewInt8(q *QNet) *Int8 { return NewInt8Packed(PackInt8(q)) }
+
+// NewInt8Packed plans a runner's buffers for weights packed by PackInt8.
+func NewInt8Packed(w *Int8Weights) *Int8 {
+	q := &w.q
 	sizes := make([]int, len(q.Tensors))
 	maxC := 0
 	for t, tq := range q.Tensors {
@@ -53,8 +88,9 @@ func NewInt8(q *QNet) *Int8 {
 	maxK := 0
 	for i := range q.Ops {
 		e.plan(i)
+		e.plans[i].conv = w.conv[i]
 		if op := &q.Ops[i]; op.Kind == QConv {
-			maxK = max(maxK, len(op.Weights)/len(op.Bias))
+			maxK = max(maxK, op.KH*op.KW*q.Tensors[op.In[0]].Shape.C)
 		}
 	}
 	e.conv = NewConvScratch(maxK, maxC)
@@ -73,10 +109,6 @@ func (e *Int8) plan(i int) {
 	switch op.Kind {
 	case QConv:
 		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
-		cin := q.Tensors[op.In[0]].Shape.C
-		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
-			p.conv = pc
-		}
 	case QDepthwise:
 		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
 		p.dw = DepthwiseInt8Fits(op.Weights, op.Bias)
@@ -101,9 +133,6 @@ func (e *Int8) plan(i int) {
 		}
 	}
 }
-
-// QNet returns the network e runs.
-func (e *Int8) QNet() *QNet { return e.q }
 
 // Run computes the class probabilities for one preprocessed input of
 // S×S×3 values in [0,1] (see Preprocess). The returned slice is owned by e
