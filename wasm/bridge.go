@@ -256,6 +256,7 @@ func (b *bridge) classify(args []js.Value) any {
 			return rejected(err)
 		}
 		work = func() ([]float32, error) {
+			defer putPixelBuffer(rgb)
 			p, err := m.classifier.ClassifyRGB(rgb, w, h)
 			if err != nil {
 				return nil, newError(codeBadInput, err, "classify")
@@ -295,11 +296,14 @@ func rgbFromRGBA(input js.Value, c *infer.Classifier) ([]uint8, int, int, error)
 	if int64(w)*int64(h) > lim.MaxPixels || (lim.MaxWidth > 0 && w > lim.MaxWidth) || (lim.MaxHeight > 0 && h > lim.MaxHeight) {
 		return nil, 0, 0, newError(codeBadImage, nil, "image is %dx%d, over the limit of %dx%d and %d pixels", w, h, lim.MaxWidth, lim.MaxHeight, lim.MaxPixels)
 	}
-	rgba, err := bytesFromJS(safe(rgbaV))
+	buf, _ := pixelBuffers.Get().([]byte)
+	rgba, err := bytesFromJSInto(buf, safe(rgbaV))
 	if err != nil {
+		putPixelBuffer(buf)
 		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba must be a Uint8Array or Uint8ClampedArray, got %s", describe(rgbaV))
 	}
 	if len(rgba) != w*h*4 {
+		putPixelBuffer(rgba)
 		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba for %dx%d needs %d bytes, have %d", w, h, w*h*4, len(rgba))
 	}
 	rgb := rgba[:w*h*3] // in place: pixel i is read before it is overwritten
@@ -307,6 +311,20 @@ func rgbFromRGBA(input js.Value, c *infer.Classifier) ([]uint8, int, int, error)
 		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = rgba[4*i], rgba[4*i+1], rgba[4*i+2]
 	}
 	return rgb, w, h, nil
+}
+
+// pixelBuffers holds the buffers classify copied canvas pixels into, for
+// the next calls: a page classifies image after image, and as garbage those
+// copies would grow the heap (wasm memory keeps its peak size for good).
+var pixelBuffers sync.Pool
+
+// maxPooledPixels bounds the buffers kept (a 2 MP image's RGBA).
+const maxPooledPixels = 8 << 20
+
+func putPixelBuffer(b []byte) {
+	if b != nil && cap(b) <= maxPooledPixels {
+		pixelBuffers.Put(b[:0]) //nolint:staticcheck // a slice header's allocation is nothing next to its pixels
+	}
 }
 
 // model returns the model with the given id.

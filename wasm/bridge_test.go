@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -161,6 +162,18 @@ func TestBridgeClassify(t *testing.T) {
 		if pr[k] != v {
 			t.Errorf("%s: bytes %v, rgba %v", k, v, pr[k])
 		}
+	}
+	// Pixel buffers are reused (pixelBuffers): a larger image between two
+	// classifications of the same one changes nothing.
+	if _, err := call(t, b, "classify", id, obj("rgba", u8(bytes.Repeat([]byte{0, 255, 9, 255}, 64)), "width", 8, "height", 8), 0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := call(t, b, "classify", id, obj("rgba", u8(rgba), "width", 2, "height", 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa := probsOf(again); !maps.Equal(pa, pr) {
+		t.Errorf("the same rgba after a larger one: %v, first %v", pa, pr)
 	}
 	top2, _ := call(t, b, "classify", id, obj("bytes", u8(redPNG)), 2)
 	if top2.Length() != 2 || top2.Index(0).Get("className").String() != fromBytes.Index(0).Get("className").String() {

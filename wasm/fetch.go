@@ -150,7 +150,10 @@ func get(v safejs.Value, p string) safejs.Value {
 }
 
 // bytesFromJS copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into Go.
-func bytesFromJS(v safejs.Value) ([]byte, error) {
+func bytesFromJS(v safejs.Value) ([]byte, error) { return bytesFromJSInto(nil, v) }
+
+// bytesFromJSInto is bytesFromJS copying into buf if it is large enough.
+func bytesFromJSInto(buf []byte, v safejs.Value) ([]byte, error) {
 	u8, err := toUint8Array(v)
 	if err != nil {
 		return nil, err
@@ -159,7 +162,11 @@ func bytesFromJS(v safejs.Value) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := make([]byte, n)
+	data := buf[:0]
+	if cap(data) < n {
+		data = make([]byte, n)
+	}
+	data = data[:n]
 	if _, err := safejs.CopyBytesToGo(data, u8); err != nil {
 		return nil, err
 	}

@@ -24,10 +24,13 @@ type modelFile struct {
 // to also accept fakemodel files.
 var openModelFile = openVeilFile
 
-// loadGCPercent is the GC target while a model is decoded: that makes
-// garbage next to large live buffers, and the wasm memory keeps the heap's
-// peak size for good.
-const loadGCPercent = 20
+// loadGCPercent is the GC target while a model is decoded: off. Decoding
+// makes little garbage (a few MB, far below the first classify's buffers),
+// and each collection in it ran the runtime's GC code enough for V8 to
+// recompile it on background threads, which cost more memory and time than
+// the garbage (MobileNetV2 in Node: load 650 -> 470 ms). bridge.load
+// collects once the model is made.
+const loadGCPercent = -1
 
 // openModel reads data with openModelFile, first naming the usual wrong
 // downloads (an HTML error page, a TF.js model.json) so the message helps.

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -68,7 +69,9 @@ func TestTinyFixture(t *testing.T) {
 	}
 }
 
-func TestInt8DeterministicTiny(t *testing.T) {
+// readTiny reads testdata/tiny.veil.
+func readTiny(t *testing.T) *infer.QNet {
+	t.Helper()
 	data, err := os.ReadFile(tinyFixture)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +80,11 @@ func TestInt8DeterministicTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := infer.NewInt8(q)
+	return q
+}
+
+func TestInt8DeterministicTiny(t *testing.T) {
+	e := infer.NewInt8(readTiny(t))
 	var outs [][]float32
 	for i := range 8 {
 		outs = append(outs, append([]float32(nil), e.Run(qtest.Input(uint64(100+i), 12))...))
@@ -255,3 +262,24 @@ func TestInt8OpProfile(t *testing.T) {
 }
 
 var abRuns = flag.Int("ab", 0, "with -opprofile: also time this many runs of the reference kernels against the fast ones, interleaved")
+
+// TestPackInt8Shared checks that runners sharing one PackInt8 give the bits
+// of runners that packed alone, and that packing leaves the QNet as it was.
+func TestPackInt8Shared(t *testing.T) {
+	q, before := readTiny(t), readTiny(t)
+	w := infer.PackInt8(q)
+	if !reflect.DeepEqual(q, before) {
+		t.Fatal("PackInt8 changed the QNet")
+	}
+	a, b, alone := infer.NewInt8Packed(w), infer.NewInt8Packed(w), infer.NewInt8(q)
+	for i := range 4 {
+		x := qtest.Input(uint64(200+i), 12)
+		want := slices.Clone(alone.Run(x))
+		if got := a.Run(x); !slices.Equal(got, want) {
+			t.Fatalf("input %d: shared runner a %v, alone %v", i, got, want)
+		}
+		if got := b.Run(x); !slices.Equal(got, want) {
+			t.Fatalf("input %d: shared runner b %v, alone %v", i, got, want)
+		}
+	}
+}
