@@ -22,7 +22,7 @@ func openVeilFile(data []byte, inflated js.Value) (*modelFile, error) {
 		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
 	}
 	return &modelFile{
-		classifier: infer.NewInt8Classifier(q),
+		classifier: infer.NewInt8ClassifierOwning(q),
 		name:       q.Name,
 		adapters:   adapters,
 		format:     "veil v" + strconv.Itoa(meta.Version) + " int8",

@@ -23,5 +23,5 @@ func LoadClassifier(nameOrPath string) (*infer.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", p, err)
 	}
-	return infer.NewInt8Classifier(q), nil
+	return infer.NewInt8ClassifierOwning(q), nil
 }

@@ -53,13 +53,21 @@ func NewFloatClassifier(net *Net) *Classifier {
 // NewInt8Classifier classifies with the int8 engine.
 // Its runners share one copy of the packed weights, made by the first; from
 // then on it holds no reference to q.
-func NewInt8Classifier(q *QNet) *Classifier {
+func NewInt8Classifier(q *QNet) *Classifier { return newInt8Classifier(q, false) }
+
+// NewInt8ClassifierOwning is NewInt8Classifier for a caller that hands q
+// over, as a model loader does: packing then releases each conv's raw
+// weights from q as it goes (the peak memory holds one copy of the weights,
+// not two), so q must not be used again.
+func NewInt8ClassifierOwning(q *QNet) *Classifier { return newInt8Classifier(q, true) }
+
+func newInt8Classifier(q *QNet, owning bool) *Classifier {
 	var (
 		once sync.Once
 		w    *Int8Weights
 	)
 	return NewClassifier(q.InputSize, q.Classes, func() Runner {
-		once.Do(func() { w, q = PackInt8(q), nil })
+		once.Do(func() { w, q = packInt8(q, owning), nil })
 		if w == nil {
 			panic("infer: int8 classifier: its model failed to pack")
 		}

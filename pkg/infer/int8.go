@@ -45,7 +45,12 @@ type Int8Weights struct {
 // PackInt8 validates q and packs its conv weights. It panics if q is
 // invalid (models read by veilfile.Read are already validated). q is not
 // changed.
-func PackInt8(q *QNet) *Int8Weights {
+func PackInt8(q *QNet) *Int8Weights { return packInt8(q, false) }
+
+// packInt8 is PackInt8; with release it also drops each packed conv's raw
+// weights from q as it goes, so that one copy of the weights is alive at a
+// time, not two.
+func packInt8(q *QNet, release bool) *Int8Weights {
 	if err := q.Validate(); err != nil {
 		panic("infer: PackInt8: " + err.Error())
 	}
@@ -60,6 +65,9 @@ func PackInt8(q *QNet) *Int8Weights {
 		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
 			w.conv[i] = pc
 			op.Weights = nil
+			if release {
+				q.Ops[i].Weights = nil
+			}
 		}
 	}
 	return w

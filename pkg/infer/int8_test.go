@@ -283,3 +283,36 @@ func TestPackInt8Shared(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8ClassifierOwning checks that a classifier given its QNet answers
+// as one that is not, and releases the raw weights of the convs it packs.
+func TestInt8ClassifierOwning(t *testing.T) {
+	q, owned, orig := readTiny(t), readTiny(t), readTiny(t)
+	pix := make([]uint8, 12*12*3)
+	for i := range pix {
+		pix[i] = uint8(i * 7)
+	}
+	want, err := infer.NewInt8Classifier(q).ClassifyRGB(pix, 12, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := infer.NewInt8ClassifierOwning(owned).ClassifyRGB(pix, 12, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("owning %v, not owning %v", got, want)
+	}
+	released := 0
+	for i, op := range owned.Ops {
+		if op.Kind == infer.QConv && op.Weights == nil {
+			released++
+		}
+		if !slices.Equal(q.Ops[i].Weights, orig.Ops[i].Weights) {
+			t.Fatalf("op %d: NewInt8Classifier changed its caller's weights", i)
+		}
+	}
+	if released == 0 {
+		t.Fatal("no conv weights released")
+	}
+}
