@@ -306,11 +306,20 @@ func rgbFromRGBA(input js.Value, c *infer.Classifier) ([]uint8, int, int, error)
 		putPixelBuffer(rgba)
 		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba for %dx%d needs %d bytes, have %d", w, h, w*h*4, len(rgba))
 	}
-	rgb := rgba[:w*h*3] // in place: pixel i is read before it is overwritten
-	for i := 0; i < w*h; i++ {
+	return dropAlpha(rgba, w*h), w, h, nil
+}
+
+// dropAlpha turns n RGBA pixels into RGB in place: pixel i is read before it
+// is overwritten. It is a function of its own, not inlined, so that V8
+// recompiles this hot loop alone rather than all of rgbFromRGBA.
+//
+//go:noinline
+func dropAlpha(rgba []byte, n int) []byte {
+	rgb := rgba[:n*3]
+	for i := range n {
 		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = rgba[4*i], rgba[4*i+1], rgba[4*i+2]
 	}
-	return rgb, w, h, nil
+	return rgb
 }
 
 // pixelBuffers holds the buffers classify copied canvas pixels into, for
