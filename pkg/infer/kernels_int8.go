@@ -46,6 +46,8 @@ type Requant struct {
 	Mult   []Multiplier // one per output channel
 	Zero   int32
 	Lo, Hi int32 // 0 <= Lo <= Hi <= 255
+
+	vec requantVectors // Mult for applyRowVector, made by NewRequant (may be empty)
 }
 
 func (r *Requant) apply(acc int32, c int) uint8 {
@@ -58,9 +60,10 @@ func (r *Requant) apply(acc int32, c int) uint8 {
 func (r *Requant) applyRow(out []uint8, acc []int32, c0 int) {
 	mult := r.Mult[c0:][:len(acc)]
 	out = out[:len(acc)]
+	done := r.applyRowVector(out, acc, c0) // SIMD, where the build has it
 	zero, lo, hi := int64(r.Zero), int64(r.Lo), int64(r.Hi)
-	for i, m := range mult {
-		v := zero + m.Apply(int64(acc[i]))
+	for i := done; i < len(mult); i++ {
+		v := zero + mult[i].Apply(int64(acc[i]))
 		out[i] = uint8(min(max(v, lo), hi))
 	}
 }
@@ -80,6 +83,7 @@ func NewRequant(inScale float32, wScale []float32, out QParams, act Activation) 
 		r.Mult[c] = NewMultiplier(float64(inScale) * float64(s) / float64(out.Scale))
 	}
 	r.Lo, r.Hi = actRange(out, act)
+	r.vec = newRequantVectors(r.Mult)
 	return r
 }
 

@@ -1,5 +1,7 @@
 package infer
 
+import "unsafe"
+
 // ConvInt8 computes Conv2DInt8Ref as a matrix product: for each block of
 // convPixels output pixels the window is gathered (im2col) into a list
 // holding only the rows where some input is nonzero, so the zeros that ReLU
@@ -66,8 +68,10 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]int32, rq *Requant) {
 	co0 := cb * convChans
 	n := min(convChans, cout-co0)
+	flat := unsafe.Slice(&acc[0][0], convPixels*convChans)
+	done := rq.applyRowsVector(y[p0*cout+co0:], cout, flat, convChans, np, n, co0) // SIMD, where the build has it
 	for j := range np {
-		rq.applyRow(y[(p0+j)*cout+co0:], acc[j][:n], co0)
+		rq.applyRow(y[(p0+j)*cout+co0+done:], acc[j][done:n], co0+done)
 	}
 }
 

@@ -262,3 +262,41 @@ func TestExpDet(t *testing.T) {
 		t.Fatal("ExpDet(0) != 1")
 	}
 }
+
+// TestRequantApplyRow checks applyRow (SIMD where the build has it) against
+// apply, element by element, over the whole range of multipliers, extreme
+// accumulators, and rows that start and end off a group of 8 channels.
+func TestRequantApplyRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for trial := range 300 {
+		cout := 1 + r.IntN(40)
+		w := make([]float32, cout)
+		for c := range w {
+			w[c] = float32(math.Ldexp(1+r.Float64(), -48+r.IntN(72))) // the valid range, [2^-48, 2^24]
+		}
+		zero := int32(r.IntN(256))
+		q := NewRequant(1, w, QParams{Scale: 1, Zero: zero}, Activation(r.IntN(3)))
+		acc := make([]int32, cout)
+		for i := range acc {
+			switch r.IntN(4) {
+			case 0:
+				acc[i] = math.MinInt32 + int32(r.IntN(2))
+			case 1:
+				acc[i] = math.MaxInt32 - int32(r.IntN(2))
+			default:
+				acc[i] = int32(r.Uint32()) >> r.IntN(31)
+			}
+		}
+		c0 := r.IntN(cout) &^ 7
+		if r.IntN(4) == 0 {
+			c0 = r.IntN(cout)
+		}
+		out := make([]uint8, cout-c0)
+		q.applyRow(out, acc[c0:], c0)
+		for i, got := range out {
+			if want := q.apply(acc[c0+i], c0+i); got != want {
+				t.Fatalf("trial %d: channel %d, acc %d, %+v: applyRow %d, apply %d", trial, c0+i, acc[c0+i], q.Mult[c0+i], got, want)
+			}
+		}
+	}
+}

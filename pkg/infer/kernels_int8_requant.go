@@ -1,0 +1,13 @@
+//go:build !(goexperiment.simd && amd64)
+
+package infer
+
+// Without AVX2 kernels every channel is requantized by applyRow's loop.
+
+type requantVectors struct{}
+
+func newRequantVectors([]Multiplier) requantVectors { return requantVectors{} }
+
+func (r *Requant) applyRowVector([]uint8, []int32, int) int { return 0 }
+
+func (r *Requant) applyRowsVector([]uint8, int, []int32, int, int, int, int) int { return 0 }
