@@ -19,12 +19,14 @@ GOROOT_WASM := $(shell $(GO) env GOROOT)/lib/wasm
 WASM_SIMD ?= 1
 ifeq ($(WASM_SIMD),1)
 WASM_ENV := GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd,nojsonv2
+NATIVE_ENV := GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd
 else
 WASM_ENV :=
+NATIVE_ENV :=
 endif
 GOROOT_WASM_SHIP = $(shell $(WASM_ENV) $(GO) env GOROOT)/lib/wasm
 
-.PHONY: all models test test-native test-wasm golden fuzz conformance bench clean run serve-build test-e2e
+.PHONY: all models test test-native test-wasm golden fuzz conformance bench clean run serve-build classify test-e2e
 
 all: models
 
@@ -61,7 +63,7 @@ test-native: models
 	VEIL_REQUIRE_MODELS=1 $(GO) test -timeout 30m ./...
 ifeq ($(WASM_SIMD),1)
 	# The AVX2 kernels (Go 1.27 simd) against the reference kernels and the hashes.
-	GOTOOLCHAIN=go1.27.3 GOEXPERIMENT=simd $(GO) test -timeout 30m -run 'Int8|Conv|Depthwise|Pool' ./pkg/infer
+	$(NATIVE_ENV) $(GO) test -timeout 30m -run 'Int8|Conv|Depthwise|Pool|Requant' ./pkg/infer
 endif
 
 # The same tests compiled to WebAssembly and run by Node (go_js_wasm_exec).
@@ -70,7 +72,7 @@ test-wasm: models
 	PATH="$(GOROOT_WASM):$$PATH" GOOS=js GOARCH=wasm $(GO) test -timeout 30m ./...
 ifeq ($(WASM_SIMD),1)
 	# The SIMD kernels against the reference kernels, and the determinism hashes.
-	PATH="$(GOROOT_WASM_SHIP):$$PATH" $(WASM_ENV) GOOS=js GOARCH=wasm $(GO) test -timeout 30m -run 'Int8|Conv|Depthwise|Pool' ./pkg/infer
+	PATH="$(GOROOT_WASM_SHIP):$$PATH" $(WASM_ENV) GOOS=js GOARCH=wasm $(GO) test -timeout 30m -run 'Int8|Conv|Depthwise|Pool|Requant' ./pkg/infer
 endif
 
 # golden: regenerate testdata/golden/*.json by running real nsfwjs (TF.js) in
@@ -87,6 +89,12 @@ run: models wasm
 # serve-build: the static server alone, as build/bin/serve.
 serve-build:
 	$(GO) build -o build/bin/serve ./tools/serve
+
+# classify: the native CLI as build/bin/classify, with the AVX2 kernels of
+# Go 1.27's simd package (the toolchain as for the wasm; WASM_SIMD=0 builds
+# the portable kernels with $(GO)). Same bits either way.
+classify:
+	$(NATIVE_ENV) $(GO) build -trimpath -o build/bin/classify ./tools/classify
 
 # test-e2e: the page in headless Chromium (Debian's /usr/bin/chromium, or
 # $$CHROMIUM) against tools/classify; writes build/screenshot*.png.
