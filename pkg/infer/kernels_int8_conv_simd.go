@@ -2,7 +2,10 @@
 
 package infer
 
-import "unsafe"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // The wasm SIMD128 block kernel (dotPairs, kernels_int8_conv_wasm.s) works
 // on pairs of window rows: i32x4.dot_i16x8_s multiplies eight int16 lanes
@@ -57,7 +60,9 @@ func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int
 	r0, r1 := r[0], r[1][:len(r[0])]
 	cin := len(r0)
 	pair := off / cin * ((cin + 1) / 2)
-	for ci := 0; ci < cin; ci, pair = ci+2, pair+1 {
+	ci := 0
+	ci, n, pair = gatherRows16(rows, n, pair, r0, r1, zx)
+	for ; ci < cin; ci, pair = ci+2, pair+1 {
 		a0, a1 := int32(r0[ci])-zx, int32(r1[ci])-zx
 		var b0, b1 int32
 		if ci+1 < cin {
@@ -70,6 +75,32 @@ func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int
 		n++
 	}
 	return n
+}
+
+// gatherRows16 is gatherRows for the channels in whole groups of 16: a
+// pixel's 16 inputs widen to uint16 and, less zx, are already 8 (a, b)
+// pairs. It returns the channels done, the row count and the next pair.
+func gatherRows16(rows []convRow, n, pair int, r0, r1 []uint8, zx int32) (int, int, int) {
+	zv := archsimd.BroadcastUint16x8(uint16(zx))
+	var d0, d1 [8]uint32
+	ci := 0
+	for ; ci+16 <= len(r0); ci += 16 {
+		v0 := archsimd.LoadUint8x16Array((*[16]uint8)(r0[ci:]))
+		v1 := archsimd.LoadUint8x16Array((*[16]uint8)(r1[ci:]))
+		v0.ExtendLo8ToUint16().Sub(zv).ReshapeToUint32s().StoreArray((*[4]uint32)(d0[0:4]))
+		v0.ExtendHi8ToUint16().Sub(zv).ReshapeToUint32s().StoreArray((*[4]uint32)(d0[4:8]))
+		v1.ExtendLo8ToUint16().Sub(zv).ReshapeToUint32s().StoreArray((*[4]uint32)(d1[0:4]))
+		v1.ExtendHi8ToUint16().Sub(zv).ReshapeToUint32s().StoreArray((*[4]uint32)(d1[4:8]))
+		for k := range 8 {
+			if d0[k]|d1[k] == 0 {
+				continue
+			}
+			rows[n] = convRow{int32((pair + k) * 2 * convChans), int32(d0[k]), int32(d1[k])}
+			n++
+		}
+		pair += 8
+	}
+	return ci, n, pair
 }
 
 // convBlockRows multiplies the gathered rows of pixels p0..p0+np−1 by every
