@@ -17,7 +17,6 @@ type Int8 struct {
 	pair   []int64   // depthwise scratch, max channels
 	tmp    []float64 // softmax scratch
 	probs  []float32 // output
-	affine []float32 // input after InputAffine
 }
 
 // qplan holds the constants derived from one QOp.
@@ -105,7 +104,6 @@ func NewInt8Packed(w *Int8Weights) *Int8 {
 	out := q.Tensors[q.Output].Shape.C
 	e.probs = make([]float32, out)
 	e.tmp = make([]float64, out)
-	e.affine = make([]float32, q.Tensors[0].Shape.Size())
 	return e
 }
 
@@ -151,18 +149,10 @@ func (e *Int8) Run(input []float32) []float32 { return e.RunTrace(input, nil) }
 // (not called for the final softmax dense). y is valid only during the call.
 func (e *Int8) RunTrace(input []float32, trace func(op int, y []uint8)) []float32 {
 	q := e.q
-	if len(input) != len(e.affine) {
-		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), len(e.affine)))
+	if n := q.Tensors[0].Shape.Size(); len(input) != n {
+		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), n))
 	}
-	x := input
-	if len(q.InputAffine) > 0 {
-		copy(e.affine, input)
-		for _, a := range q.InputAffine {
-			AffineRef(e.affine, e.affine, a.Mul, a.Add)
-		}
-		x = e.affine
-	}
-	QuantizeInput(e.bufs[0], x, q.Tensors[0].Q)
+	QuantizeInputAffine(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
 	for i := range q.Ops {
 		e.runOp(i)
 		if trace != nil && e.bufs[q.Ops[i].Out] != nil {

@@ -105,12 +105,20 @@ func actRange(q QParams, act Activation) (lo, hi int32) {
 // rounding halves up.
 //
 //	x (n) float32 -> y (n) uint8
-func QuantizeInput(y []uint8, x []float32, q QParams) {
+func QuantizeInput(y []uint8, x []float32, q QParams) { QuantizeInputAffine(y, x, nil, q) }
+
+// QuantizeInputAffine is QuantizeInput of x after the affine steps aff
+// (each as AffineRef, rounding between multiply and add), without a float
+// copy of the input.
+func QuantizeInputAffine(y []uint8, x []float32, aff []Affine, q QParams) {
 	if len(y) != len(x) {
 		panic("infer: QuantizeInput: bad shapes")
 	}
 	s := float64(q.Scale)
 	for i, v := range x {
+		for _, a := range aff {
+			v = float32(v*a.Mul) + a.Add // no FMA, as AffineRef
+		}
 		r := math.Floor(float64(v)/s+0.5) + float64(q.Zero)
 		y[i] = uint8(min(max(r, 0), 255))
 	}

@@ -300,3 +300,27 @@ func TestRequantApplyRow(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeInputAffine checks the fused input quantization against the
+// affine steps applied one by one and then QuantizeInput.
+func TestQuantizeInputAffine(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 999)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	aff := []Affine{{Mul: 2, Add: -1}, {Mul: 127.5, Add: 0.3}}
+	q := QParams{Scale: 1.01, Zero: 128}
+	tmp := append([]float32(nil), x...)
+	for _, a := range aff {
+		AffineRef(tmp, tmp, a.Mul, a.Add)
+	}
+	want, got := make([]uint8, len(x)), make([]uint8, len(x))
+	QuantizeInput(want, tmp, q)
+	QuantizeInputAffine(got, x, aff, q)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("value %d (%g): fused %d, step by step %d", i, x[i], got[i], want[i])
+		}
+	}
+}
