@@ -20,6 +20,14 @@
 // TF.js (cpu backend) to float32 rounding; faster kernels are tested
 // against them.
 //
+// The int8 engine runs a QNet (read from a .veil file by package veilfile):
+// PackInt8 checks it and packs its conv weights once for the fast kernels,
+// NewInt8Packed plans a runner's activations as offsets in one arena, and
+// Int8.Run quantizes the input and runs integer kernels that give the same
+// bits natively (portable Go, or AVX2 with Go 1.27's simd package) and in
+// WebAssembly (portable, or SIMD128). NewInt8Classifier does all of that
+// for a Classifier.
+//
 // Programmer errors (wrong buffer sizes) panic with an "infer: " prefix;
 // bad model files return errors naming the layer or node.
 package infer
