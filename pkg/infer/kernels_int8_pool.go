@@ -41,11 +41,19 @@ func PoolInt8(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, pad 
 					}
 				}
 			}
-			if !isMax {
+			if !isMax && n > 0 {
+				// (2s+n)/(2n) as a multiply: a = 2s+n ≤ 511n and d = 2n
+				// give a·d < 2^40 for any window MaxQWindow allows.
+				r := reciprocal40(uint64(2 * n))
 				for i, s := range sum {
-					out[i] = uint8((2*s + n) / (2 * n))
+					out[i] = uint8((uint64(2*s+n) * r) >> 40)
 				}
 			}
 		}
 	}
 }
+
+// reciprocal40 returns ⌈2^40/d⌉: for a·d < 2^40, (a·r)>>40 is a/d exactly
+// (the error a·(r−2^40/d)/2^40 < a/2^40 < 1/d cannot reach the next
+// integer). A multiply instead of a divide per channel.
+func reciprocal40(d uint64) uint64 { return (1<<40 + d - 1) / d }

@@ -49,3 +49,26 @@ func FuzzPoolInt8(f *testing.F) {
 		checkPoolInt8(t, r, hh, ww, int(c%40)+1, int(kh), int(kw), sh, sw, p, isMax)
 	})
 }
+
+// TestPoolAverageDivision checks PoolInt8's multiply for (2s+n)/(2n): every
+// sum of up to 81 cells (a 9×9 window), and random sums up to the largest
+// window (64×64).
+func TestPoolAverageDivision(t *testing.T) {
+	check := func(n, s int32) {
+		r := reciprocal40(uint64(2 * n))
+		if got, want := (uint64(2*s+n)*r)>>40, uint64((2*s+n)/(2*n)); got != want {
+			t.Fatalf("n %d, s %d: %d, want %d", n, s, got, want)
+		}
+	}
+	for n := int32(1); n <= 81; n++ {
+		for s := int32(0); s <= 255*n; s++ {
+			check(n, s)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		n := 1 + rng.Int32N(64*64)
+		check(n, rng.Int32N(255*n+1))
+		check(n, 255*n)
+	}
+}
