@@ -9,14 +9,14 @@ import (
 // constants are planned once, in NewInt8; Run allocates nothing.
 // An Int8 is not safe for concurrent use; make one per goroutine.
 type Int8 struct {
-	q      *QNet
-	bufs   [][]uint8 // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
-	plans  []qplan   // per op
-	acc    []int32   // accumulator scratch, 2·max channels
-	conv   *ConvScratch
-	pair   []int64   // depthwise scratch, max channels
-	tmp    []float64 // softmax scratch
-	probs  []float32 // output
+	q     *QNet
+	bufs  [][]uint8 // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
+	plans []qplan   // per op
+	acc   []int32   // accumulator scratch, 2·max channels
+	conv  *ConvScratch
+	pair  []int64   // depthwise scratch, max channels
+	tmp   []float64 // softmax scratch
+	probs []float32 // output
 }
 
 // qplan holds the constants derived from one QOp.

@@ -55,8 +55,7 @@ func FuzzPoolInt8(f *testing.F) {
 // window (64×64).
 func TestPoolAverageDivision(t *testing.T) {
 	check := func(n, s int32) {
-		r := reciprocal40(uint64(2 * n))
-		if got, want := (uint64(2*s+n)*r)>>40, uint64((2*s+n)/(2*n)); got != want {
+		if got, want := avgRound(s, n, reciprocal40(uint64(2*n))), uint8((2*s+n)/(2*n)); got != want {
 			t.Fatalf("n %d, s %d: %d, want %d", n, s, got, want)
 		}
 	}
@@ -70,5 +69,34 @@ func TestPoolAverageDivision(t *testing.T) {
 		n := 1 + rng.Int32N(64*64)
 		check(n, rng.Int32N(255*n+1))
 		check(n, 255*n)
+	}
+}
+
+// TestPoolInt8LargeWindows checks windows at and past poolVectorCells on
+// inputs of 255 (the largest sums) and random ones.
+func TestPoolInt8LargeWindows(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, k := range [][2]int{{16, 16}, {16, 17}, {64, 5}} {
+		for _, isMax := range []bool{false, true} {
+			xs := Shape{k[0] + 2, k[1] + 1, 35}
+			ys := Shape{convOutSize(xs.H, k[0], 1, 0, 0), convOutSize(xs.W, k[1], 1, 0, 0), xs.C}
+			for _, full := range []bool{true, false} {
+				x := make([]uint8, xs.Size())
+				for i := range x {
+					x[i] = 255
+					if !full {
+						x[i] = uint8(r.IntN(256))
+					}
+				}
+				want, got := make([]uint8, ys.Size()), make([]uint8, ys.Size())
+				PoolInt8Ref(want, ys, x, xs, k[0], k[1], 1, 1, Pad{}, isMax)
+				PoolInt8(got, ys, x, xs, k[0], k[1], 1, 1, Pad{}, isMax, make([]int32, xs.C))
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%dx%d max %v full %v: element %d = %d, PoolInt8Ref gives %d", k[0], k[1], isMax, full, i, got[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }
