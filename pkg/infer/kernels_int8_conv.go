@@ -19,7 +19,14 @@ type PackedConv struct {
 	KH, KW, Cin, Cout int
 	w                 []convWeight // see packConvWeights
 	bias              []int32      // [ceil(Cout/convChans)·convChans]; channels past Cout are 0
+	flat              bool         // the window packed as one cell of KH·KW·Cin rows (convFlatCin)
 }
+
+// convFlatCin: below this many input channels (the first layer's 3), a
+// window's cells are packed as one cell of KH·KW·Cin rows. Row pairs then
+// span cells (no half-empty pair per cell), and ConvInt8 copies each
+// pixel's window together and gathers it once, not once per cell.
+const convFlatCin = 8
 
 // convLaneMax bounds |bias| + 255·Σ|w| for one output channel, so that no
 // accumulator (a SWAR lane in particular) leaves int32.
@@ -57,9 +64,13 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 		}
 	}
 	nb := (cout + convChans - 1) / convChans
-	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans)}
+	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans), flat: cin < convFlatCin && kh*kw > 1}
 	copy(p.bias, bias)
-	p.w = packConvWeights(w, kh*kw, cin, cout)
+	if p.flat {
+		p.w = packConvWeights(w, 1, k, cout) // w is (K, Cout) either way
+	} else {
+		p.w = packConvWeights(w, kh*kw, cin, cout)
+	}
 	return p, true
 }
 
@@ -80,11 +91,12 @@ func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]i
 type ConvScratch struct {
 	rows []convRow // [K]
 	zero []uint8   // [Cin] filled with the input zero point: a padding pixel
+	win  []uint8   // [convPixels·K] the pixels' windows, for flat packings
 }
 
 // NewConvScratch returns scratch for windows of up to k rows and cin channels.
 func NewConvScratch(k, cin int) *ConvScratch {
-	return &ConvScratch{rows: make([]convRow, k), zero: make([]uint8, cin)}
+	return &ConvScratch{rows: make([]convRow, k), zero: make([]uint8, cin), win: make([]uint8, convPixels*k)}
 }
 
 // ConvInt8 is Conv2DInt8Ref with packed weights: the same bits.
@@ -93,7 +105,7 @@ func NewConvScratch(k, cin int) *ConvScratch {
 func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv, sh, sw int, pad Pad, rq *Requant, s *ConvScratch) {
 	cin, cout := xs.C, ys.C
 	k := pw.KH * pw.KW * cin
-	if pw.Cin != cin || pw.Cout != cout || len(rq.Mult) != cout || len(s.rows) < k || len(s.zero) < cin || len(y) < ys.Size() || len(x) < xs.Size() {
+	if pw.Cin != cin || pw.Cout != cout || len(rq.Mult) != cout || len(s.rows) < k || len(s.zero) < cin || len(s.win) < convPixels*k || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: ConvInt8: bad shapes")
 	}
 	zero := s.zero[:cin]
@@ -102,19 +114,42 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 	}
 	pixels := ys.H * ys.W
 	var rowOf [convPixels][]uint8
+	var iy0, ix0 [convPixels]int // each pixel's window corner; past the end: far outside
 	for p0 := 0; p0 < pixels; p0 += convPixels {
+		for j := range convPixels {
+			iy0[j], ix0[j] = -1<<30, -1<<30
+			if p := p0 + j; p < pixels {
+				iy0[j], ix0[j] = p/ys.W*sh-pad.Top, p%ys.W*sw-pad.Left
+			}
+		}
+		if pw.flat {
+			for j := range convPixels {
+				win := s.win[j*k:][:k]
+				for ky := range pw.KH {
+					for kx := range pw.KW {
+						src, iy, ix := zero, iy0[j]+ky, ix0[j]+kx
+						if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
+							src = x[(iy*xs.W+ix)*cin:][:cin]
+						}
+						dst := win[(ky*pw.KW+kx)*cin:][:cin]
+						for i, v := range src[:cin] { // a few bytes: a loop beats memmove's call
+							dst[i] = v
+						}
+					}
+				}
+				rowOf[j] = win
+			}
+			n := gatherRows(s.rows, 0, 0, rowOf, zx)
+			convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
+			continue
+		}
 		// Gather the window of the block (past the end: padding).
 		n := 0
 		for ky := range pw.KH {
 			for kx := range pw.KW {
 				for j := range convPixels {
 					rowOf[j] = zero
-					p := p0 + j
-					if p >= pixels {
-						continue
-					}
-					iy := p/ys.W*sh + ky - pad.Top
-					ix := p%ys.W*sw + kx - pad.Left
+					iy, ix := iy0[j]+ky, ix0[j]+kx
 					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
 						rowOf[j] = x[(iy*xs.W+ix)*cin:][:cin]
 					}
