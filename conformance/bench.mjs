@@ -3,7 +3,8 @@
 // the same images, each engine in a child process of one run so that peak RSS
 // is its own; then both in headless Chromium (conformance/browserbench.mjs):
 // time to first result, cold and warm, and images/second on a batch. It
-// prints tables and writes build/bench.json, with the machine they ran on.
+// prints tables and writes build/bench.json, with the machine they ran on and
+// the sizes a page downloads (engine wasm, model files).
 //
 //   node conformance/bench.mjs [--models a,b] [--images N] [--passes N] [--native FILE] [--native-simd FILE]
 //
@@ -17,7 +18,8 @@
 //   BENCH_NODE=0       skip the engines in Node
 //   BENCH_BROWSER=0    skip Chromium
 //   BENCH_BATCH=N      images in Chromium's batch (default 32; 0 skips it)
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -181,11 +183,45 @@ function browserBench(models) {
   return { result: out, table: tables.join("\n\n") };
 }
 
+/**
+ * sizes compares what each engine downloads: veil.wasm against tfjs-wasm's
+ * SIMD binary (raw and gzip -9), and each .veil file against nsfwjs's
+ * weight shards for the same model.
+ */
+function sizes(models) {
+  const gz = (b) => gzipSync(b, { level: 9 }).length;
+  const mb = (n) => (n / 1e6).toFixed(2);
+  const veilWasm = readFileSync(join(root, "web/veil.wasm"));
+  const tfWasm = readFileSync(join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm")), "tfjs-backend-wasm-simd.wasm"));
+  const out = { veilWasm: { raw: veilWasm.length, gzip: gz(veilWasm) }, tfjsWasmSIMD: { raw: tfWasm.length, gzip: gz(tfWasm) }, models: {} };
+  // The JavaScript each page imports (see browser/index.html's import map).
+  const js = (files) => files.map((f) => readFileSync(f)).reduce((a, b) => ({ raw: a.raw + b.length, gzip: a.gzip + gz(b) }), { raw: 0, gzip: 0 });
+  const nm = (p) => join(here, "node_modules", p);
+  out.veilJS = js([join(root, "web/veil.js"), join(root, "web/wasm_exec.js")]);
+  out.nsfwjsJS = js([nm("@tensorflow/tfjs/dist/tf.fesm.min.js"), nm("@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.fesm.min.js"), nm("nsfwjs/dist/esm/core.js")]);
+  const both = (a, b) => `${mb(a.raw + b.raw)} / ${mb(a.gzip + b.gzip)}`;
+  const lines = ["| file | veil | nsfwjs | ratio |", "|---|---|---|---|",
+    `| engine wasm, raw / gzip MB | ${mb(out.veilWasm.raw)} / ${mb(out.veilWasm.gzip)} | ${mb(out.tfjsWasmSIMD.raw)} / ${mb(out.tfjsWasmSIMD.gzip)} (tfjs-backend-wasm-simd) | ${(out.veilWasm.gzip / out.tfjsWasmSIMD.gzip).toFixed(2)}x gzip |`,
+    `| engine JavaScript, raw / gzip MB | ${mb(out.veilJS.raw)} / ${mb(out.veilJS.gzip)} (veil.js, wasm_exec.js) | ${mb(out.nsfwjsJS.raw)} / ${mb(out.nsfwjsJS.gzip)} (tfjs, tfjs-backend-wasm, nsfwjs) | ${(out.veilJS.gzip / out.nsfwjsJS.gzip).toFixed(2)}x gzip |`,
+    `| engine, all, raw / gzip MB | ${both(out.veilWasm, out.veilJS)} | ${both(out.tfjsWasmSIMD, out.nsfwjsJS)} | ${((out.veilWasm.gzip + out.veilJS.gzip) / (out.tfjsWasmSIMD.gzip + out.nsfwjsJS.gzip)).toFixed(2)}x gzip |`];
+  for (const model of models) {
+    const veil = statSync(join(root, "models", model + ".veil")).size;
+    const dir = join(root, "models/tfjs", model);
+    const weights = readdirSync(dir).filter((f) => f.endsWith(".bin")).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    out.models[model] = { veil, nsfwjsWeights: weights };
+    lines.push(`| ${model}, MB | ${mb(veil)} | ${mb(weights)} | ${(veil / weights).toFixed(2)}x |`);
+  }
+  return { result: out, table: lines.join("\n") };
+}
+
 function parent() {
   const models = flags.models.split(",");
   const out = { date: new Date().toISOString(), machine: machine() };
   const m = out.machine;
   const tables = [`Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.go}; ${m.chromium}`];
+  const size = sizes(models);
+  out.sizes = size.result;
+  tables.push("Sizes (what a page downloads):", size.table);
   if (process.env.BENCH_NODE !== "0") {
     const node = nodeBench(models);
     out.rows = node.rows;
