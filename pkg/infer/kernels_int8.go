@@ -37,7 +37,9 @@ func NewMultiplier(m float64) Multiplier {
 
 // Apply returns round(x·m), rounding halves up. |x| must be below 2^32.
 func (m Multiplier) Apply(x int64) int64 {
-	return (x*m.M + 1<<(m.S-1)) >> m.S
+	// S is 1..62: the masks change nothing but tell the compiler that no
+	// shift reaches 64, so it emits a bare shift without the checks for one.
+	return (x*m.M + 1<<((m.S-1)&63)) >> (m.S & 63)
 }
 
 // Requant maps int32 accumulators to uint8: y = clamp(Zero + Mult[c]·acc, Lo, Hi).
