@@ -280,10 +280,11 @@ func AddInt8Ref(y, a, b []uint8, r *AddRescale) {
 	if len(a) != len(y) || len(b) != len(y) {
 		panic("infer: AddInt8Ref: bad shapes")
 	}
-	half := int64(1) << (r.S - 1)
+	sh := r.S & 63 // 1..62; the mask drops the compiler's checks for shifts of 64 and more
+	half := int64(1) << (sh - 1)
 	for i := range y {
 		v := (int64(a[i])-int64(r.In[0].XZero))*r.In[0].M + (int64(b[i])-int64(r.In[1].XZero))*r.In[1].M
-		v = int64(r.Zero) + (v+half)>>r.S
+		v = int64(r.Zero) + (v+half)>>sh
 		y[i] = uint8(min(max(v, int64(r.Lo)), int64(r.Hi)))
 	}
 }
