@@ -81,7 +81,7 @@ func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]i
 	n := min(convChans, cout-co0)
 	flat := unsafe.Slice(&acc[0][0], convPixels*convChans)
 	done := rq.applyRowsVector(y[p0*cout+co0:], cout, flat, convChans, np, n, co0) // SIMD, where the build has it
-	for j := range np {
+	for j := 0; j < np && done < n; j++ {
 		rq.applyRow(y[(p0+j)*cout+co0+done:], acc[j][done:n], co0+done)
 	}
 }
@@ -122,40 +122,36 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 				iy0[j], ix0[j] = p/ys.W*sh-pad.Top, p%ys.W*sw-pad.Left
 			}
 		}
-		if pw.flat {
-			for j := range convPixels {
-				win := s.win[j*k:][:k]
-				for ky := range pw.KH {
-					for kx := range pw.KW {
-						src, iy, ix := zero, iy0[j]+ky, ix0[j]+kx
-						if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
-							src = x[(iy*xs.W+ix)*cin:][:cin]
-						}
-						dst := win[(ky*pw.KW+kx)*cin:][:cin]
-						for i, v := range src[:cin] { // a few bytes: a loop beats memmove's call
-							dst[i] = v
-						}
-					}
-				}
-				rowOf[j] = win
-			}
-			n := gatherRows(s.rows, 0, 0, rowOf, zx)
-			convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
-			continue
-		}
-		// Gather the window of the block (past the end: padding).
+		// Gather the window of the block, cell by cell (past the end:
+		// padding); a flat packing copies the cells into one window per
+		// pixel and gathers that once.
 		n := 0
 		for ky := range pw.KH {
 			for kx := range pw.KW {
+				cell := (ky*pw.KW + kx) * cin
 				for j := range convPixels {
 					rowOf[j] = zero
 					iy, ix := iy0[j]+ky, ix0[j]+kx
 					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
 						rowOf[j] = x[(iy*xs.W+ix)*cin:][:cin]
 					}
+					if pw.flat {
+						dst := s.win[j*k+cell:][:cin]
+						for i, v := range rowOf[j] { // a few bytes: a loop beats memmove's call
+							dst[i] = v
+						}
+					}
 				}
-				n = gatherRows(s.rows, n, (ky*pw.KW+kx)*cin, rowOf, zx)
+				if !pw.flat {
+					n = gatherRows(s.rows, n, cell, rowOf, zx)
+				}
 			}
+		}
+		if pw.flat {
+			for j := range convPixels {
+				rowOf[j] = s.win[j*k:][:k]
+			}
+			n = gatherRows(s.rows, 0, 0, rowOf, zx)
 		}
 		convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
 	}
