@@ -152,7 +152,7 @@ func (e *Int8) RunTrace(input []float32, trace func(op int, y []uint8)) []float3
 	if n := q.Tensors[0].Shape.Size(); len(input) != n {
 		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), n))
 	}
-	QuantizeInputAffine(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
+	QuantizeInput(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
 	for i := range q.Ops {
 		e.runOp(i)
 		if trace != nil && e.bufs[q.Ops[i].Out] != nil {

@@ -103,16 +103,13 @@ func actRange(q QParams, act Activation) (lo, hi int32) {
 	return lo, hi
 }
 
-// QuantizeInput quantizes float values: y = clamp(round(x/Scale) + Zero, 0, 255),
-// rounding halves up.
+// QuantizeInput quantizes float values after the affine steps aff (each as
+// AffineRef, rounding between multiply and add; none for nil):
+// y = clamp(round(x'/Scale) + Zero, 0, 255), rounding halves up. The steps
+// are applied value by value, without a float copy of the input.
 //
 //	x (n) float32 -> y (n) uint8
-func QuantizeInput(y []uint8, x []float32, q QParams) { QuantizeInputAffine(y, x, nil, q) }
-
-// QuantizeInputAffine is QuantizeInput of x after the affine steps aff
-// (each as AffineRef, rounding between multiply and add), without a float
-// copy of the input.
-func QuantizeInputAffine(y []uint8, x []float32, aff []Affine, q QParams) {
+func QuantizeInput(y []uint8, x []float32, aff []Affine, q QParams) {
 	if len(y) != len(x) {
 		panic("infer: QuantizeInput: bad shapes")
 	}

@@ -301,8 +301,8 @@ func TestRequantApplyRow(t *testing.T) {
 	}
 }
 
-// TestQuantizeInputAffine checks the fused input quantization against the
-// affine steps applied one by one and then QuantizeInput.
+// TestQuantizeInputAffine checks QuantizeInput with affine steps against the
+// steps applied one by one with AffineRef and then QuantizeInput without.
 func TestQuantizeInputAffine(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	x := make([]float32, 999)
@@ -316,8 +316,8 @@ func TestQuantizeInputAffine(t *testing.T) {
 		AffineRef(tmp, tmp, a.Mul, a.Add)
 	}
 	want, got := make([]uint8, len(x)), make([]uint8, len(x))
-	QuantizeInput(want, tmp, q)
-	QuantizeInputAffine(got, x, aff, q)
+	QuantizeInput(want, tmp, nil, q)
+	QuantizeInput(got, x, aff, q)
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("value %d (%g): fused %d, step by step %d", i, x[i], got[i], want[i])
