@@ -34,14 +34,12 @@ func (e *SyntaxError) Error() string {
 // own checks of a value fail (an array of the wrong length).
 func (s *Scanner) Fail(msg string) error { return &SyntaxError{Offset: s.pos, Msg: msg} }
 
-func (s *Scanner) fail(msg string) error { return s.Fail(msg) }
-
 // wanted fails, naming what was found at the current position.
 func (s *Scanner) wanted(what string) error {
 	if s.pos >= len(s.data) {
-		return s.fail("want " + what + ", found the end of the input")
+		return s.Fail("want " + what + ", found the end of the input")
 	}
-	return s.fail("want " + what + ", found " + strconv.QuoteRune(rune(s.data[s.pos])))
+	return s.Fail("want " + what + ", found " + strconv.QuoteRune(rune(s.data[s.pos])))
 }
 
 func (s *Scanner) space() {
@@ -67,7 +65,7 @@ func (s *Scanner) peek() byte {
 // End checks that only whitespace is left.
 func (s *Scanner) End() error {
 	if s.peek() != 0 || s.pos < len(s.data) {
-		return s.fail("want the end of the input, found " + strconv.QuoteRune(rune(s.data[s.pos])))
+		return s.Fail("want the end of the input, found " + strconv.QuoteRune(rune(s.data[s.pos])))
 	}
 	return nil
 }
@@ -139,7 +137,7 @@ func (s *Scanner) Array(elem func(i int) error) error {
 
 func (s *Scanner) enter() error {
 	if s.depth == MaxDepth {
-		return s.fail("objects and arrays nest more than " + strconv.Itoa(MaxDepth) + " deep")
+		return s.Fail("objects and arrays nest more than " + strconv.Itoa(MaxDepth) + " deep")
 	}
 	s.depth++
 	s.pos++
@@ -203,7 +201,7 @@ func (s *Scanner) Int() (int64, error) {
 	v, ok := parseInt(lit)
 	if !integer || !ok {
 		s.pos = start
-		return 0, s.fail("want an integer, found " + string(lit))
+		return 0, s.Fail("want an integer, found " + string(lit))
 	}
 	return v, nil
 }
@@ -245,7 +243,7 @@ func (s *Scanner) Float(bitSize int) (float64, error) {
 	v, perr := strconv.ParseFloat(string(lit), bitSize)
 	if perr != nil {
 		s.pos = start
-		return 0, s.fail("number " + string(lit) + " is out of range")
+		return 0, s.Fail("number " + string(lit) + " is out of range")
 	}
 	return v, nil
 }
@@ -323,7 +321,7 @@ func (s *Scanner) String() (string, error) {
 			s.pos++
 			return string(buf), nil
 		case c < 0x20:
-			return "", s.fail("control character " + strconv.QuoteRune(rune(c)) + " in a string")
+			return "", s.Fail("control character " + strconv.QuoteRune(rune(c)) + " in a string")
 		case c == '\\':
 			r, err := s.escape()
 			if err != nil {
@@ -339,7 +337,7 @@ func (s *Scanner) String() (string, error) {
 			s.pos += n
 		}
 	}
-	return "", s.fail("string is not terminated")
+	return "", s.Fail("string is not terminated")
 }
 
 // escape reads one backslash escape and returns its rune; a \u escape that
@@ -347,7 +345,7 @@ func (s *Scanner) String() (string, error) {
 func (s *Scanner) escape() (rune, error) {
 	if s.pos+1 >= len(s.data) {
 		s.pos = len(s.data)
-		return 0, s.fail("string is not terminated")
+		return 0, s.Fail("string is not terminated")
 	}
 	c := s.data[s.pos+1]
 	s.pos += 2
@@ -389,12 +387,12 @@ func (s *Scanner) escape() (rune, error) {
 		return utf8.RuneError, nil
 	}
 	s.pos -= 2
-	return 0, s.fail("invalid escape " + strconv.Quote(string(s.data[s.pos:s.pos+2])) + " in a string")
+	return 0, s.Fail("invalid escape " + strconv.Quote(string(s.data[s.pos:s.pos+2])) + " in a string")
 }
 
 func (s *Scanner) hex4() (rune, error) {
 	if len(s.data)-s.pos < 4 {
-		return 0, s.fail("\\u needs four hex digits")
+		return 0, s.Fail("\\u needs four hex digits")
 	}
 	var r rune
 	for _, c := range s.data[s.pos : s.pos+4] {
@@ -406,7 +404,7 @@ func (s *Scanner) hex4() (rune, error) {
 		case c >= 'A' && c <= 'F':
 			c -= 'A' - 10
 		default:
-			return 0, s.fail("\\u needs four hex digits")
+			return 0, s.Fail("\\u needs four hex digits")
 		}
 		r = r<<4 | rune(c)
 	}

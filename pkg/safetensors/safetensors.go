@@ -157,10 +157,7 @@ func Parse(data []byte, lim Limits) (*File, error) {
 	if err == nil {
 		err = s.End()
 	}
-	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
-		return nil, formatErr("header JSON: %v", err)
-	}
-	if err != nil {
+	if err = jsonErr(err, "header JSON"); err != nil {
 		return nil, err
 	}
 	if err := checkLayout(spans, len(buf)); err != nil {
@@ -171,6 +168,15 @@ func Parse(data []byte, lim Limits) (*File, error) {
 		slices.SortFunc(f.Tensors, byName)
 	}
 	return f, nil
+}
+
+// jsonErr turns a JSON syntax error into a FormatError naming where (the
+// other errors, already FormatErrors, pass through).
+func jsonErr(err error, where string) error {
+	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
+		return formatErr("%s: %v", where, err)
+	}
+	return err
 }
 
 // parseMetadata reads the __metadata__ object: strings to strings.
@@ -187,10 +193,7 @@ func parseMetadata(s *jsonscan.Scanner) (map[string]string, error) {
 		m[key] = v
 		return nil
 	})
-	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
-		return nil, formatErr("__metadata__: %v", err)
-	}
-	return m, err
+	return m, jsonErr(err, "__metadata__")
 }
 
 // parseEntry reads one header entry, {"dtype", "shape", "data_offsets"}
@@ -235,11 +238,8 @@ func parseEntry(s *jsonscan.Scanner, name string, bufLen int) (Tensor, [2]int, e
 		}
 		return err
 	})
-	if se := (*jsonscan.SyntaxError)(nil); errors.As(err, &se) {
-		return Tensor{}, off, formatErr("tensor %q: header JSON: %v", name, err)
-	}
-	if err != nil {
-		return Tensor{}, off, err
+	if err != nil { // the name only formatted on failure: entries are many
+		return Tensor{}, off, jsonErr(err, fmt.Sprintf("tensor %q: header JSON", name))
 	}
 	if !has.dtype || !has.shape || !has.offsets {
 		return Tensor{}, off, formatErr("tensor %q: entry needs dtype, shape and data_offsets", name)
