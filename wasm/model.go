@@ -28,7 +28,7 @@ var openModelFile = openVeilFile
 // makes little garbage (a few MB, far below the first classify's buffers),
 // and each collection in it ran the runtime's GC code enough for V8 to
 // recompile it on background threads, which cost more memory and time than
-// the garbage (MobileNetV2 in Node: load 650 -> 470 ms). bridge.load
+// the garbage (MobileNetV2 in Node: load 490–510 -> 470–480 ms). bridge.load
 // collects once the model is made.
 const loadGCPercent = -1
 
