@@ -8,3 +8,5 @@ func UseRefKernels(e *Int8) {
 		e.plans[i].dw = false
 	}
 }
+
+var IndexInt8Min = indexInt8Min

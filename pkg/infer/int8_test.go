@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,4 +317,52 @@ func TestInt8ClassifierOwning(t *testing.T) {
 	if released == 0 {
 		t.Fatal("no conv weights released")
 	}
+}
+
+func TestIndexInt8Min(t *testing.T) {
+	naive := func(w []int8) int { return slices.Index(w, -128) }
+	eq := func(t *testing.T, want, got int, format string, args ...any) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("got %d, want %d: "+format, append([]any{got, want}, args...)...)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := range 40 {
+		w := make([]int8, n)
+		for i := range w {
+			w[i] = int8(rng.IntN(255) - 127) // never -128
+		}
+		eq(t, -1, infer.IndexInt8Min(w), "n=%d", n)
+		for at := range n {
+			for _, second := range []int{-1, at + 1 + rng.IntN(n-at)} {
+				v := slices.Clone(w)
+				v[at] = -128
+				if second >= 0 && second < n {
+					v[second] = -128
+				}
+				eq(t, naive(v), infer.IndexInt8Min(v), "n=%d at=%d second=%d", n, at, second)
+			}
+		}
+	}
+	// A 0x80 pattern split over a word (0x7f then 0x01 bytes) is not -128.
+	eq(t, -1, infer.IndexInt8Min([]int8{127, 1, 127, 1, 127, 1, 127, 1, 0, 127}), "0x7f01 words")
+}
+
+func TestValidateRejectsInt8Min(t *testing.T) {
+	q := qtest.TinyQNet(3, 8)
+	if err := q.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range q.Ops {
+		if n := len(q.Ops[i].Weights); n > 0 {
+			q.Ops[i].Weights[n-1] = -128
+			err := q.Validate()
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("weight %d is -128", n-1)) {
+				t.Fatalf("op %d: Validate with a -128 weight: %v", i, err)
+			}
+			return
+		}
+	}
+	t.Fatal("TinyQNet has no weights")
 }
