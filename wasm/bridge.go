@@ -89,7 +89,9 @@ func option(opts js.Value, name string) js.Value {
 }
 
 // load(source, opts): source is a Uint8Array/ArrayBuffer holding a model
-// file, or a URL string to fetch (through the cache unless opts.cache is false).
+// file, a file veil.js opened in Node ({path, size, readInto}, see
+// bytesFromFile), or a URL string to fetch (through the cache unless
+// opts.cache is false).
 func (b *bridge) load(args []js.Value) any {
 	source, opts := argAt(args, 0), argAt(args, 1)
 	returnBytes := option(opts, "returnBytes").Truthy()
@@ -108,6 +110,14 @@ func (b *bridge) load(args []js.Value) any {
 	case js.TypeString:
 		url = source.String()
 	case js.TypeObject:
+		if source.Get("readInto").Type() == js.TypeFunction {
+			data, err := bytesFromFile(safe(source))
+			if err != nil {
+				return rejected(err)
+			}
+			fromBytes = data
+			break
+		}
 		data, err := bytesFromJS(safe(source))
 		if err != nil {
 			return rejected(newError(codeBadInput, nil, "load: expected a URL or the model file's bytes (Uint8Array, ArrayBuffer), got %s", describe(source)))
@@ -208,9 +218,13 @@ func (b *bridge) load(args []js.Value) any {
 			result.Set("bytes", u8)
 		}
 		// Collect the file bytes and the decoding garbage now, so that
-		// classify reuses that memory rather than growing the heap.
+		// packing the weights reuses that memory rather than growing the
+		// heap; pack them now, not in the first classify, for the same
+		// reason (the raw weights are collected before the runner's
+		// buffers are made).
 		data, fromBytes = nil, nil
 		runtime.GC()
+		m.classifier.Warm()
 		if store != nil {
 			// Wasm goroutines take turns, so this one starts the IndexedDB
 			// transaction once the Promise is resolved and before any other

@@ -87,6 +87,10 @@ func (c *Classifier) get() *slot {
 	return &slot{r: c.newRunner(), input: make([]float32, c.Size*c.Size*3)}
 }
 
+// Warm makes a runner now, if none is free, so that the first call does
+// not (for the int8 engine: packs the weights and plans the buffers).
+func (c *Classifier) Warm() { c.put(c.get()) }
+
 func (c *Classifier) put(s *slot) {
 	c.mu.Lock()
 	c.free = append(c.free, s)
