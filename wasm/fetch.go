@@ -152,6 +152,48 @@ func get(v safejs.Value, p string) safejs.Value {
 // bytesFromJS copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into Go.
 func bytesFromJS(v safejs.Value) ([]byte, error) { return bytesFromJSInto(nil, v) }
 
+// fileChunk is how much of a file bytesFromFile reads per call.
+const fileChunk = 1 << 20
+
+// bytesFromFile reads a file that veil.js opened in Node: f is {path, size,
+// readInto(chunk, position) -> bytes read}. It goes through one small
+// buffer, so the file's bytes exist once, here, and not also as a
+// JavaScript buffer that stays resident until V8 next collects.
+func bytesFromFile(f safejs.Value) ([]byte, error) {
+	path, _ := get(f, "path").String()
+	fail := func(err error, format string, args ...any) error {
+		return newError(codeFetch, err, "cannot read the model file %s: "+format, append([]any{path}, args...)...)
+	}
+	size, err := get(f, "size").Int()
+	switch {
+	case err != nil || size < 0:
+		return nil, fail(err, "no size")
+	case size > maxModelBytes:
+		return nil, fail(nil, "%d bytes is too large for a model file (limit %d)", size, maxModelBytes)
+	}
+	u8, _ := safejs.Global().Get("Uint8Array")
+	chunk, err := u8.New(min(size, fileChunk))
+	if err != nil {
+		return nil, fail(err, "no buffer")
+	}
+	data := make([]byte, size)
+	for off := 0; off < size; {
+		r, err := f.Call("readInto", chunk, off)
+		if err != nil {
+			return nil, fail(err, "at byte %d", off)
+		}
+		n, err := r.Int()
+		if err != nil || n <= 0 || n > min(size-off, fileChunk) {
+			return nil, fail(err, "read %v bytes at byte %d of %d (did the file change?)", describe(safejs.Unsafe(r)), off, size)
+		}
+		if _, err := safejs.CopyBytesToGo(data[off:off+n], chunk); err != nil {
+			return nil, fail(err, "at byte %d", off)
+		}
+		off += n
+	}
+	return data, nil
+}
+
 // bytesFromJSInto is bytesFromJS copying into buf if it is large enough.
 func bytesFromJSInto(buf []byte, v safejs.Value) ([]byte, error) {
 	u8, err := toUint8Array(v)

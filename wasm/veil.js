@@ -56,6 +56,24 @@ function assetURLs(opts) {
   };
 }
 
+/**
+ * openNodeFile opens a model file for the engine to read in chunks
+ * (bytesFromFile in wasm/fetch.go), so its bytes are not also held by a
+ * JavaScript buffer until V8 collects it. close() when the load is done.
+ */
+async function openNodeFile(pathOrURL) {
+  const fs = await import('node:fs');
+  const p = String(pathOrURL);
+  const fd = fs.openSync(p.startsWith('file:') ? new URL(p) : p, 'r');
+  try {
+    const { size } = fs.fstatSync(fd);
+    return { path: p, size, readInto: (chunk, pos) => fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos), close: () => fs.closeSync(fd) };
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
 async function readNodeFile(pathOrURL) {
   const { readFile } = await import('node:fs/promises');
   const p = String(pathOrURL);
@@ -655,7 +673,7 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
     const s = String(source);
     if (IS_NODE && !/^https?:/i.test(s)) {
       try {
-        src = await readNodeFile(s);
+        src = useWorker ? await readNodeFile(s) : await openNodeFile(s);
       } catch (err) {
         throw new VeilError(`veil: cannot read the model file ${s}: ${err.message}`, 'VEIL_FETCH', { cause: err });
       }
@@ -671,10 +689,14 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   }
 
   if (!useWorker) {
-    const rt = await runtimeFor(assets);
-    const backend = new InlineBackend(rt);
-    const res = await backend.load(src, goOpts);
-    return new Model([{ backend, id: res.id }], res.info);
+    try {
+      const rt = await runtimeFor(assets);
+      const backend = new InlineBackend(rt);
+      const res = await backend.load(src, goOpts);
+      return new Model([{ backend, id: res.id }], res.info);
+    } finally {
+      src.close?.();
+    }
   }
 
   if (!has('Worker')) throw new VeilError('veil: this environment has no Web Workers; load with {worker: false}', 'VEIL_BAD_INPUT');
