@@ -85,7 +85,7 @@ func NewRequant(inScale float32, wScale []float32, out QParams, act Activation) 
 		r.Mult[c] = NewMultiplier(float64(inScale) * float64(s) / float64(out.Scale))
 	}
 	r.Lo, r.Hi = actRange(out, act)
-	r.vec = newRequantVectors(r.Mult)
+	r.vec = newRequantVectors(r)
 	return r
 }
 

@@ -1,12 +1,13 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !(goexperiment.simd && (amd64 || wasm))
 
 package infer
 
-// Without AVX2 kernels every channel is requantized by applyRow's loop.
+// Without AVX2 or wasm SIMD kernels every channel is requantized by
+// applyRow's loop.
 
 type requantVectors struct{}
 
-func newRequantVectors([]Multiplier) requantVectors { return requantVectors{} }
+func newRequantVectors(*Requant) requantVectors { return requantVectors{} }
 
 func (r *Requant) applyRowVector([]uint8, []int32, int) int { return 0 }
 

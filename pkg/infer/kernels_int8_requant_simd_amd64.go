@@ -22,7 +22,8 @@ type requantGroup struct {
 
 type requantVectors []requantGroup
 
-func newRequantVectors(mult []Multiplier) requantVectors {
+func newRequantVectors(r *Requant) requantVectors {
+	mult := r.Mult
 	if !convAVX2 {
 		return nil
 	}

@@ -301,6 +301,61 @@ func TestRequantApplyRow(t *testing.T) {
 	}
 }
 
+// TestRequantApplyRowTypical is TestRequantApplyRow for the multipliers
+// models have (below 1, a few octaves apart within a layer), which the
+// wasm SIMD path takes, with accumulators at and around where the output
+// saturates and at the int32 extremes, one and two rows at a time.
+func TestRequantApplyRowTypical(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for trial := range 200 {
+		cout := 16 * (1 + r.IntN(4))
+		if r.IntN(4) == 0 {
+			cout += r.IntN(16)
+		}
+		e := -1 - r.IntN(16) // the layer's octave (models: about 2^-8 to 2^-14)
+		w := make([]float32, cout)
+		for c := range w {
+			w[c] = float32(math.Ldexp(1+r.Float64(), e-r.IntN(4)))
+		}
+		q := NewRequant(1, w, QParams{Scale: 1, Zero: int32(r.IntN(256))}, Activation(r.IntN(3)))
+		if v := vectorRequantChannels(q); v >= 0 && v != cout&^15 {
+			t.Fatalf("trial %d: the vector path takes %d of %d channels", trial, v, cout)
+		}
+		const np = 2
+		acc := make([]int32, np*cout)
+		for i := range acc {
+			m := float64(w[i%cout])
+			switch k := r.IntN(6); k {
+			case 0:
+				acc[i] = []int32{math.MinInt32, math.MaxInt32, 0, 1, -1}[r.IntN(5)]
+			case 1, 2: // where the output saturates: |acc·m| near 256
+				x := float64(r.IntN(600)-300) / m
+				acc[i] = int32(max(min(x, math.MaxInt32), math.MinInt32)) + int32(r.IntN(5)-2)
+			default:
+				acc[i] = int32(r.Uint32()) >> r.IntN(31)
+			}
+		}
+		// Two rows at once (the conv kernel's call), then one (depthwise's).
+		out := make([]uint8, np*cout)
+		done := q.applyRowsVector(out, cout, acc, cout, np, cout, 0)
+		for j := range np {
+			q.applyRow(out[j*cout+done:(j+1)*cout], acc[j*cout+done:(j+1)*cout], done)
+		}
+		for i, got := range out {
+			if want := q.apply(acc[i], i%cout); got != want {
+				t.Fatalf("trial %d: row %d channel %d, acc %d, %+v, zero %d [%d, %d]: got %d, want %d", trial, i/cout, i%cout, acc[i], q.Mult[i%cout], q.Zero, q.Lo, q.Hi, got, want)
+			}
+		}
+		row := make([]uint8, cout)
+		q.applyRow(row, acc[:cout], 0)
+		for i, got := range row {
+			if want := q.apply(acc[i], i); got != want {
+				t.Fatalf("trial %d: applyRow channel %d, acc %d: got %d, want %d", trial, i, acc[i], got, want)
+			}
+		}
+	}
+}
+
 // TestQuantizeInputAffine checks QuantizeInput with affine steps against the
 // steps applied one by one with AffineRef and then QuantizeInput without.
 func TestQuantizeInputAffine(t *testing.T) {

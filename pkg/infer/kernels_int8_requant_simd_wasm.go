@@ -1,0 +1,114 @@
+//go:build goexperiment.simd && wasm
+
+package infer
+
+// The wasm SIMD128 requantization: Multiplier.Apply for 16 channels at
+// once, the same bits (requant16, kernels_int8_requant_wasm.s).
+//
+// SIMD128 has no per-lane shift, so all 16 channels of a block share one,
+// S, their largest: channel c's accumulator is first multiplied by
+// 2^(S−S_c), which leaves acc·M_c/2^S_c, and its rounding, exactly as they
+// were. That product must stay inside int32, so the accumulator is first
+// clamped to ±bound_c, past which the result saturates anyway (the output
+// is 8 bits); a block where bound_c·2^(S−S_c) would not fit, or whose
+// multipliers exceed 1, is left to the scalar loop. i64x2.extmul makes the
+// exact 64-bit products; the rounded product y gets 2^62 added so that a
+// logical shift (SIMD128 has no arithmetic one for i64 on most CPUs) gives
+// ⌊y/2^S⌋ + 2^(62−S), as in the AVX2 kernel.
+
+// requantConsts is the constants of 16 channels, laid out for requant16.
+type requantConsts struct {
+	bound  [16]int32 // 0: the clamp of the accumulator, ≥ 256·2^S_c/M_c
+	nbound [16]int32 // 64: −bound
+	pow    [16]int32 // 128: 2^(S−S_c)
+	m      [16]int32 // 192: M_c
+	bias   uint64    // 256: 2^(S−1) + 2^62
+	shift  uint64    // 264: S; 0 if the block is left to the scalar loop
+	k      uint64    // 272: 2^(62−S) − Zero − 512: leaves v+512, in [254, 1025]
+	lo, hi [16]uint8 // 280, 296: the clamp of the output
+}
+
+type requantVectors []requantConsts
+
+func newRequantVectors(r *Requant) requantVectors {
+	v := make(requantVectors, len(r.Mult)/16)
+	for b := range v {
+		v[b] = newRequantBlock(r, r.Mult[16*b:][:16])
+	}
+	return v
+}
+
+// newRequantBlock returns the constants of one block, with shift 0 if the
+// vector path would not give Multiplier.Apply's bits for every int32
+// accumulator.
+func newRequantBlock(r *Requant, mult []Multiplier) requantConsts {
+	var k requantConsts
+	s := uint(0)
+	for _, m := range mult {
+		if m.S < 31 || m.S > 62 { // a multiplier of 1 or more: |v| would leave [−258, 513]
+			return requantConsts{}
+		}
+		s = max(s, m.S)
+	}
+	for c, m := range mult {
+		// bound ≥ 256·2^S_c/M_c: past it |acc·M_c/2^S_c| ≥ 256, and the
+		// output saturates to Lo or Hi as it would have.
+		bound := int64(math32Max)
+		if m.S+8 < 63 {
+			bound = min(bound, int64((uint64(1)<<(m.S+8))/uint64(m.M))+1)
+		}
+		d := s - m.S
+		if d > 30 || bound<<d > math32Max {
+			return requantConsts{}
+		}
+		k.bound[c], k.nbound[c] = int32(bound), -int32(bound)
+		k.pow[c] = 1 << d
+		k.m[c] = int32(m.M)
+	}
+	k.bias = 1<<(s-1) + 1<<62
+	k.shift = uint64(s)
+	k.k = 1<<(62-s) - uint64(int64(r.Zero)) - 512
+	for i := range 16 {
+		k.lo[i], k.hi[i] = uint8(r.Lo), uint8(r.Hi)
+	}
+	return k
+}
+
+const math32Max = 1<<31 - 1
+
+// requant16 requantizes np rows of 16 channels: row j's accumulators at
+// acc + j·accStride bytes into out + j·outStride.
+//
+//go:noescape
+func requant16(out *uint8, outStride int, acc *int32, accStride int, np int, k *requantConsts)
+
+// applyRowVector requantizes the whole blocks of 16 channels of acc (from
+// channel c0, a multiple of 16) into out, and returns how many it did.
+func (r *Requant) applyRowVector(out []uint8, acc []int32, c0 int) int {
+	return r.applyRowsVector(out, 0, acc, 0, 1, min(len(acc), len(out)), c0)
+}
+
+// applyRowsVector is applyRowVector for np rows of n channels: row j of
+// acc at acc[j·accStride:] into out[j·outStride:]. It stops at the first
+// block left to the scalar loop.
+func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accStride, np, n, c0 int) int {
+	if c0%16 != 0 || np < 1 {
+		return 0
+	}
+	n = min(n, len(r.Mult)-c0) &^ 15
+	if n == 0 {
+		return 0
+	}
+	// Every row's 16 values must lie inside out and acc.
+	_ = out[(np-1)*outStride+n-1]
+	_ = acc[(np-1)*accStride+n-1]
+	done := 0
+	for ; done < n; done += 16 {
+		k := &r.vec[(c0+done)/16]
+		if k.shift == 0 {
+			break
+		}
+		requant16(&out[done], outStride, &acc[done], 4*accStride, np, k)
+	}
+	return done
+}

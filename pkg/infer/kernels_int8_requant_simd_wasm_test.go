@@ -1,0 +1,42 @@
+//go:build goexperiment.simd && wasm
+
+package infer
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestRequantConstsLayout checks the offsets requant16 (assembly) reads.
+func TestRequantConstsLayout(t *testing.T) {
+	var k requantConsts
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"bound", unsafe.Offsetof(k.bound), 0},
+		{"nbound", unsafe.Offsetof(k.nbound), 64},
+		{"pow", unsafe.Offsetof(k.pow), 128},
+		{"m", unsafe.Offsetof(k.m), 192},
+		{"bias", unsafe.Offsetof(k.bias), 256},
+		{"shift", unsafe.Offsetof(k.shift), 264},
+		{"k", unsafe.Offsetof(k.k), 272},
+		{"lo", unsafe.Offsetof(k.lo), 280},
+		{"hi", unsafe.Offsetof(k.hi), 296},
+	} {
+		if f.got != f.want {
+			t.Errorf("requantConsts.%s at offset %d, requant16 reads it at %d", f.name, f.got, f.want)
+		}
+	}
+}
+
+// vectorRequantChannels is how many of r's channels the wasm SIMD path takes.
+func vectorRequantChannels(r *Requant) int {
+	n := 0
+	for _, k := range r.vec {
+		if k.shift != 0 {
+			n += 16
+		}
+	}
+	return n
+}
