@@ -2,6 +2,8 @@
 
 package infer
 
+import "unsafe"
+
 // depthwiseMaxTaps bounds the window depthwiseVector takes (KH·KW); larger
 // windows take the scalar path.
 const depthwiseMaxTaps = 64
@@ -44,8 +46,11 @@ func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int
 		}
 		for cb := 0; cb < c16; cb += depthwiseChans {
 			depthwiseDot(&acc, x, offs[0][:taps], offs[1][:taps], uint8(zx), w, c, cb, (*[depthwiseChans]int32)(folded[cb:]))
-			for j := range np {
-				rq.applyRow(y[(p+j)*c+cb:], acc[j][:], cb)
+			// Both pixels in one call: in wasm a call costs as much as
+			// requantizing a few channels.
+			done := rq.applyRowsVector(y[p*c+cb:], c, unsafe.Slice(&acc[0][0], 2*depthwiseChans), depthwiseChans, np, depthwiseChans, cb)
+			for j := 0; j < np && done < depthwiseChans; j++ {
+				rq.applyRow(y[(p+j)*c+cb+done:], acc[j][done:], cb+done)
 			}
 		}
 		// Channels past the last whole vector, one at a time.
