@@ -110,14 +110,27 @@ func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, 
 	var acc [convPixels][convChans]int32
 	for cb := 0; cb*convChans < cout; cb++ {
 		w := pw.w[cb*blk : (cb+1)*blk]
-		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), (*[convChans]int32)(pw.bias[cb*convChans:]))
+		bias := (*[convChans]int32)(pw.bias[cb*convChans:])
+		if k := rq.vectorBlock(cb*convChans, cout); k != nil {
+			// A whole block the vector requantization takes: dotPairs
+			// writes the bytes itself (y has them: cb·16+16 ≤ cout).
+			var y1 *uint8
+			if np > 1 {
+				y1 = &y[(p0+1)*cout+cb*convChans]
+			}
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y[p0*cout+cb*convChans], y1)
+			continue
+		}
+		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil)
 		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
 
 // dotPairs sets acc[p] to bias plus the n row pairs at rows times one packed
 // weight block w, for both pixels. Every rows[i].off+32 must be within the
-// block: the assembly does not check.
+// block: the assembly does not check. With k not nil it requantizes them
+// instead (k from Requant.vectorBlock) into the 16 bytes at y0 and, unless
+// y1 is nil, at y1.
 //
 //go:noescape
-func dotPairs(acc *[convPixels][convChans]int32, rows *convRow, n int, w *int8, bias *[convChans]int32)
+func dotPairs(acc *[convPixels][convChans]int32, rows *convRow, n int, w *int8, bias *[convChans]int32, k *requantConsts, y0, y1 *uint8)

@@ -1,8 +1,13 @@
 //go:build goexperiment.simd && wasm
 
 #include "textflag.h"
+#include "kernels_int8_requant_wasm.h"
 
-// func dotPairs(acc *[2][16]int32, rows *convRow, n int, w *int8, bias *[16]int32)
+// func dotPairs(acc *[2][16]int32, rows *convRow, n int, w *int8, bias *[16]int32, k *requantConsts, y0, y1 *uint8)
+//
+// With k nil it stores the accumulators in acc; otherwise it requantizes
+// them with the block's constants k (as requant16 does) into the 16 bytes
+// at y0 and, unless y1 is nil, at y1: no second call, no trip through acc.
 //
 // V0–V3: pixel 0's accumulators (channels 0–3, 4–7, 8–11, 12–15),
 // V4–V7: pixel 1's; V8, V9: the pair's 32 weight bytes; V10–V13: them
@@ -10,7 +15,7 @@
 // V14: a pixel's two inputs splatted. R1 walks rows (12 bytes each), R2
 // counts down, R4 is the pair's weight address. (A store's offset
 // immediate is not encoded by the assembler: addresses are added up.)
-TEXT ·dotPairs(SB), NOSPLIT, $0-40
+TEXT ·dotPairs(SB), NOSPLIT, $0-64
 	MOVD bias+32(FP), R0
 	Get R0
 	I32WrapI64
@@ -147,6 +152,40 @@ TEXT ·dotPairs(SB), NOSPLIT, $0-40
 		Set R2
 		Br $0
 	End
+	End
+
+	MOVD k+40(FP), R5
+	Get R5
+	I64Eqz
+	I32Eqz
+	If
+		REQUANT_SETUP
+		MOVD y0+48(FP), R7
+		MOVD y1+56(FP), R8
+		Get V0
+		REQUANT_QUAD(0, V0)
+		Get V1
+		REQUANT_QUAD(1, V1)
+		Get V2
+		REQUANT_QUAD(2, V2)
+		Get V3
+		REQUANT_QUAD(3, V3)
+		REQUANT_STORE(V0, V1, V2, V3, R7)
+		Get R8
+		I64Eqz
+		I32Eqz
+		If
+			Get V4
+			REQUANT_QUAD(0, V4)
+			Get V5
+			REQUANT_QUAD(1, V5)
+			Get V6
+			REQUANT_QUAD(2, V6)
+			Get V7
+			REQUANT_QUAD(3, V7)
+			REQUANT_STORE(V4, V5, V6, V7, R8)
+		End
+		RET
 	End
 
 	MOVD acc+0(FP), R0

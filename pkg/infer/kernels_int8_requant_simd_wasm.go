@@ -82,6 +82,16 @@ const math32Max = 1<<31 - 1
 //go:noescape
 func requant16(out *uint8, outStride int, acc *int32, accStride int, np int, k *requantConsts)
 
+// vectorBlock returns the constants of channels c0..c0+15 if c0 starts a
+// block, the block is whole (c0+16 ≤ n) and the vector path takes it; else
+// nil.
+func (r *Requant) vectorBlock(c0, n int) *requantConsts {
+	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
+		return nil
+	}
+	return &r.vec[c0/16]
+}
+
 // applyRowVector requantizes the whole blocks of 16 channels of acc (from
 // channel c0, a multiple of 16) into out, and returns how many it did.
 func (r *Requant) applyRowVector(out []uint8, acc []int32, c0 int) int {
