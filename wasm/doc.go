@@ -24,7 +24,9 @@
 // code property is one of the codes in errors.go.
 //
 //	load(source, opts) -> Promise<{id, info, bytes?}>
-//	    source: Uint8Array (a model file) or string (an absolute URL to fetch).
+//	    source: Uint8Array (a model file), string (an absolute URL to fetch),
+//	            or, in Node, a file veil.js opened: {path, size,
+//	            readInto(chunk, position) -> bytes read} (bytesFromFile).
 //	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
 //	             onWarning(message), returnBytes: bool,
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
