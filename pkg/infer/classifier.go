@@ -37,7 +37,14 @@ type Classifier struct {
 
 type slot struct {
 	r     Runner
-	input []float32
+	input []float32 // the preprocessed image; nil for an rgbRunner
+}
+
+// rgbRunner is a Runner that preprocesses an RGB image itself, as Int8 does
+// row by row into its quantized input: the classifier then keeps no float
+// image for it.
+type rgbRunner interface {
+	RunRGB(pix []uint8, w, h int) []float32
 }
 
 // NewClassifier makes a Classifier whose runners come from newRunner.
@@ -84,7 +91,11 @@ func (c *Classifier) get() *slot {
 		return s
 	}
 	c.mu.Unlock()
-	return &slot{r: c.newRunner(), input: make([]float32, c.Size*c.Size*3)}
+	s := &slot{r: c.newRunner()}
+	if _, ok := s.r.(rgbRunner); !ok {
+		s.input = make([]float32, c.Size*c.Size*3)
+	}
+	return s
 }
 
 // Warm makes a runner now, if none is free, so that the first call does
@@ -105,8 +116,13 @@ func (c *Classifier) ClassifyRGB(pix []uint8, w, h int) ([]float32, error) {
 	}
 	s := c.get()
 	defer c.put(s)
-	Preprocess(s.input, pix, w, h, c.Size)
-	out := s.r.Run(s.input)
+	var out []float32
+	if r, ok := s.r.(rgbRunner); ok {
+		out = r.RunRGB(pix, w, h)
+	} else {
+		Preprocess(s.input, pix, w, h, c.Size)
+		out = s.r.Run(s.input)
+	}
 	if len(out) != len(c.Classes) {
 		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(c.Classes))
 	}

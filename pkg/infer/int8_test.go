@@ -375,3 +375,33 @@ func TestValidateRejectsInt8Min(t *testing.T) {
 	}
 	t.Fatal("TinyQNet has no weights")
 }
+
+// TestInt8RunRGB checks that RunRGB, which preprocesses and quantizes row
+// by row, gives Run(Preprocess(…))'s bits, for images the size of the
+// input and larger and smaller, square or not; and that an int8
+// Classifier (which uses it) gives the same.
+func TestInt8RunRGB(t *testing.T) {
+	q := readTiny(t)
+	e := infer.NewInt8(q)
+	c := infer.NewInt8Classifier(readTiny(t))
+	s := q.InputSize
+	rng := rand.New(rand.NewPCG(5, 6))
+	in := make([]float32, s*s*3)
+	for _, wh := range [][2]int{{s, s}, {1, 1}, {s + 1, s}, {3 * s, 2 * s}, {7, 40}, {s - 1, s - 1}} {
+		w, h := wh[0], wh[1]
+		pix := make([]uint8, w*h*3)
+		for i := range pix {
+			pix[i] = uint8(rng.Uint32())
+		}
+		infer.Preprocess(in, pix, w, h, s)
+		want := append([]float32(nil), e.Run(in)...)
+		got := e.RunRGB(pix, w, h)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%dx%d: RunRGB %v, Run(Preprocess) %v", w, h, got, want)
+		}
+		viaClassifier, err := c.ClassifyRGB(pix, w, h)
+		if err != nil || !slices.Equal(viaClassifier, want) {
+			t.Fatalf("%dx%d: ClassifyRGB %v (%v), want %v", w, h, viaClassifier, err, want)
+		}
+	}
+}
