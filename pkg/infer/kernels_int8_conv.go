@@ -86,6 +86,34 @@ func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]i
 	}
 }
 
+// flatWindow copies the kh×kw window with corner (iy0, ix0) of x into win
+// ([kh][kw][Cin]), padding cells set to the zero point zx. A kernel row
+// inside x is one run of kw·Cin bytes; only the edges go cell by cell.
+func flatWindow(win, x []uint8, xs Shape, iy0, ix0, kh, kw int, zx uint8) {
+	cin := xs.C
+	run := kw * cin
+	for ky := range kh {
+		dst := win[ky*run:][:run]
+		iy := iy0 + ky
+		if iy >= 0 && iy < xs.H && ix0 >= 0 && ix0+kw <= xs.W {
+			for i, v := range x[(iy*xs.W+ix0)*cin:][:run] { // a few bytes: a loop beats memmove's call
+				dst[i] = v
+			}
+			continue
+		}
+		for kx := range kw {
+			cell := dst[kx*cin:][:cin]
+			if ix := ix0 + kx; iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
+				copy(cell, x[(iy*xs.W+ix)*cin:][:cin])
+			} else {
+				for i := range cell {
+					cell[i] = zx
+				}
+			}
+		}
+	}
+}
+
 // ConvScratch is the working memory of ConvInt8 for layers up to K =
 // KH·KW·Cin window rows and Cin input channels.
 type ConvScratch struct {
@@ -122,9 +150,19 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 				iy0[j], ix0[j] = p/ys.W*sh-pad.Top, p%ys.W*sw-pad.Left
 			}
 		}
+		if pw.flat {
+			// Copy each pixel's window, a kernel row (KW·Cin bytes, one
+			// run in x) at a time, and gather it once.
+			for j := range convPixels {
+				flatWindow(s.win[j*k:][:k], x, xs, iy0[j], ix0[j], pw.KH, pw.KW, uint8(zx))
+				rowOf[j] = s.win[j*k:][:k]
+			}
+			n := gatherRows(s.rows, 0, 0, rowOf, zx)
+			convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
+			continue
+		}
 		// Gather the window of the block, cell by cell (past the end:
-		// padding); a flat packing copies the cells into one window per
-		// pixel and gathers that once.
+		// padding).
 		n := 0
 		for ky := range pw.KH {
 			for kx := range pw.KW {
@@ -135,23 +173,9 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
 						rowOf[j] = x[(iy*xs.W+ix)*cin:][:cin]
 					}
-					if pw.flat {
-						dst := s.win[j*k+cell:][:cin]
-						for i, v := range rowOf[j] { // a few bytes: a loop beats memmove's call
-							dst[i] = v
-						}
-					}
 				}
-				if !pw.flat {
-					n = gatherRows(s.rows, n, cell, rowOf, zx)
-				}
+				n = gatherRows(s.rows, n, cell, rowOf, zx)
 			}
-		}
-		if pw.flat {
-			for j := range convPixels {
-				rowOf[j] = s.win[j*k:][:k]
-			}
-			n = gatherRows(s.rows, 0, 0, rowOf, zx)
 		}
 		convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
 	}

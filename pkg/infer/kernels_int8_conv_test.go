@@ -136,23 +136,24 @@ func FuzzConvInt8(f *testing.F) {
 // BenchmarkConvInt8 times layers shaped like MobileNetV2's and InceptionV3's.
 func BenchmarkConvInt8(b *testing.B) {
 	for _, s := range []struct {
-		name                    string
-		h, w, cin, cout, kh, kw int
-		pad                     Pad
-		zeros                   float64
+		name                        string
+		h, w, cin, cout, kh, kw, st int
+		pad                         Pad
+		zeros                       float64
 	}{
-		{"expand28", 28, 28, 32, 192, 1, 1, Pad{}, 0},
-		{"project14", 14, 14, 384, 64, 1, 1, Pad{}, 0.3},
-		{"incep3x3", 35, 35, 64, 96, 3, 3, Pad{1, 1, 1, 1}, 0.5},
+		{"stem224", 224, 224, 3, 32, 3, 3, 2, Pad{0, 1, 0, 1}, 0},
+		{"expand28", 28, 28, 32, 192, 1, 1, 1, Pad{}, 0},
+		{"project14", 14, 14, 384, 64, 1, 1, 1, Pad{}, 0.3},
+		{"incep3x3", 35, 35, 64, 96, 3, 3, 1, Pad{1, 1, 1, 1}, 0.5},
 	} {
 		b.Run(s.name, func(b *testing.B) {
-			c := newConvInt8Case(rand.New(rand.NewPCG(1, 1)), s.h, s.w, s.cin, s.cout, s.kh, s.kw, 1, 1, s.pad, s.zeros)
+			c := newConvInt8Case(rand.New(rand.NewPCG(1, 1)), s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.st, s.st, s.pad, s.zeros)
 			pw, _ := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
 			y := make([]uint8, c.ys.Size())
 			scr := NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C)
 			b.ReportAllocs()
 			for b.Loop() {
-				ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, 1, 1, c.pad, c.rq, scr)
+				ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, s.st, s.st, c.pad, c.rq, scr)
 			}
 			macs := float64(c.ys.H*c.ys.W) * float64(len(c.w))
 			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
