@@ -33,15 +33,15 @@ type requantVectors []requantConsts
 func newRequantVectors(r *Requant) requantVectors {
 	v := make(requantVectors, len(r.Mult)/16)
 	for b := range v {
-		v[b] = newRequantBlock(r, r.Mult[16*b:][:16])
+		v[b] = newRequantConsts(r, r.Mult[16*b:][:16])
 	}
 	return v
 }
 
-// newRequantBlock returns the constants of one block, with shift 0 if the
+// newRequantConsts returns the constants of one block, with shift 0 if the
 // vector path would not give Multiplier.Apply's bits for every int32
 // accumulator.
-func newRequantBlock(r *Requant, mult []Multiplier) requantConsts {
+func newRequantConsts(r *Requant, mult []Multiplier) requantConsts {
 	var k requantConsts
 	s := uint(0)
 	for _, m := range mult {
