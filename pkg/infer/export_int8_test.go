@@ -8,5 +8,3 @@ func UseRefKernels(e *Int8) {
 		e.plans[i].dw = false
 	}
 }
-
-var IndexInt8Min = indexInt8Min

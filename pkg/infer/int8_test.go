@@ -328,36 +328,6 @@ func TestInt8ClassifierOwning(t *testing.T) {
 	}
 }
 
-func TestIndexInt8Min(t *testing.T) {
-	naive := func(w []int8) int { return slices.Index(w, -128) }
-	eq := func(t *testing.T, want, got int, format string, args ...any) {
-		t.Helper()
-		if got != want {
-			t.Fatalf("got %d, want %d: "+format, append([]any{got, want}, args...)...)
-		}
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	for n := range 40 {
-		w := make([]int8, n)
-		for i := range w {
-			w[i] = int8(rng.IntN(255) - 127) // never -128
-		}
-		eq(t, -1, infer.IndexInt8Min(w), "n=%d", n)
-		for at := range n {
-			for _, second := range []int{-1, at + 1 + rng.IntN(n-at)} {
-				v := slices.Clone(w)
-				v[at] = -128
-				if second >= 0 && second < n {
-					v[second] = -128
-				}
-				eq(t, naive(v), infer.IndexInt8Min(v), "n=%d at=%d second=%d", n, at, second)
-			}
-		}
-	}
-	// A 0x80 pattern split over a word (0x7f then 0x01 bytes) is not -128.
-	eq(t, -1, infer.IndexInt8Min([]int8{127, 1, 127, 1, 127, 1, 127, 1, 0, 127}), "0x7f01 words")
-}
-
 func TestValidateRejectsInt8Min(t *testing.T) {
 	q := qtest.TinyQNet(3, 8)
 	if err := q.Validate(); err != nil {

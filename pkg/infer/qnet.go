@@ -1,11 +1,10 @@
 package infer
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"unsafe"
+	"slices"
 )
 
 // QParams are the quantization parameters of an 8-bit activation tensor:
@@ -256,7 +255,7 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 		if len(op.Weights) != nw || len(op.WScale) != cout || len(op.Bias) != cout {
 			return fmt.Errorf("weights %d, scales %d, biases %d; want %d, %d, %d", len(op.Weights), len(op.WScale), len(op.Bias), nw, cout, cout)
 		}
-		if k := indexInt8Min(op.Weights); k >= 0 {
+		if k := slices.Index(op.Weights, -128); k >= 0 {
 			return fmt.Errorf("weight %d is -128, outside the symmetric range [-127, 127]", k)
 		}
 		for c, s := range op.WScale {
@@ -333,25 +332,4 @@ func (q *QNet) WeightBytes() int {
 		n += len(op.Weights) + 4*len(op.WScale) + 4*len(op.Bias)
 	}
 	return n
-}
-
-// indexInt8Min returns the index of the first -128 in w, or -1. It tests
-// eight weights at a time (a byte of x is 0 where w holds -128), and is a
-// function of its own, small, because loading checks millions of weights:
-// in wasm this loop, not the whole validation, is what V8 recompiles.
-func indexInt8Min(w []int8) int {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:]) ^ 0x8080808080808080
-		if (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
-			break
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == 0x80 {
-			return i
-		}
-	}
-	return -1
 }
