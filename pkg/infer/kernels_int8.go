@@ -70,6 +70,12 @@ func (r *Requant) applyRow(out []uint8, acc []int32, c0 int) {
 	}
 }
 
+// applyRowVector requantizes the channels of acc (from channel c0) that the
+// build's vector path takes into out, and returns how many it did (a prefix).
+func (r *Requant) applyRowVector(out []uint8, acc []int32, c0 int) int {
+	return r.applyRowsVector(out, 0, acc, 0, 1, min(len(acc), len(out)), c0)
+}
+
 // splitLanes unpacks two int32 lanes held as lo + hi·2^32 in one int64, as
 // the SWAR kernels accumulate them.
 func splitLanes(v int64) (lo, hi int32) {

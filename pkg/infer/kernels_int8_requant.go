@@ -9,6 +9,4 @@ type requantVectors struct{}
 
 func newRequantVectors(*Requant) requantVectors { return requantVectors{} }
 
-func (r *Requant) applyRowVector([]uint8, []int32, int) int { return 0 }
-
 func (r *Requant) applyRowsVector([]uint8, int, []int32, int, int, int, int) int { return 0 }

@@ -43,15 +43,10 @@ func newRequantVectors(r *Requant) requantVectors {
 	return v
 }
 
-// applyRowVector requantizes the whole groups of 8 channels of acc (from
-// channel c0, a multiple of 8) into out, and returns how many it did.
-func (r *Requant) applyRowVector(out []uint8, acc []int32, c0 int) int {
-	return r.applyRowsVector(out, 0, acc, 0, 1, min(len(acc), len(out)), c0)
-}
-
-// applyRowsVector is applyRowVector for np rows of n channels: row j of
-// acc at acc[j·accStride:] into out[j·outStride:]. The constants of a group
-// are loaded once for all rows.
+// applyRowsVector requantizes the whole groups of 8 channels of np rows of
+// n channels, from channel c0 (a multiple of 8): row j of acc at
+// acc[j·accStride:] into out[j·outStride:]. It returns how many channels
+// it did; the constants of a group are loaded once for all rows.
 func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accStride, np, n, c0 int) int {
 	if c0%8 != 0 || c0/8 >= len(r.vec) || np < 1 {
 		return 0

@@ -18,14 +18,13 @@ package infer
 
 // requantConsts is the constants of 16 channels, laid out for requant16.
 type requantConsts struct {
-	bound  [16]int32 // 0: the clamp of the accumulator, ≥ 256·2^S_c/M_c
-	nbound [16]int32 // 64: −bound
-	pow    [16]int32 // 128: 2^(S−S_c)
-	m      [16]int32 // 192: M_c
-	bias   uint64    // 256: 2^(S−1) + 2^62
-	shift  uint64    // 264: S; 0 if the block is left to the scalar loop
-	k      uint64    // 272: 2^(62−S) − Zero − 512: leaves v+512, in [254, 1025]
-	lo, hi [16]uint8 // 280, 296: the clamp of the output
+	bound  [16]int32 // 0: the clamp of the accumulator, ±bound, bound ≥ 256·2^S_c/M_c
+	pow    [16]int32 // 64: 2^(S−S_c)
+	m      [16]int32 // 128: M_c
+	bias   uint64    // 192: 2^(S−1) + 2^62
+	shift  uint64    // 200: S; 0 if the block is left to the scalar loop
+	k      uint64    // 208: 2^(62−S) − Zero − 512: leaves v+512, in [254, 1025]
+	lo, hi [16]uint8 // 216, 232: the clamp of the output
 }
 
 type requantVectors []requantConsts
@@ -61,7 +60,7 @@ func newRequantConsts(r *Requant, mult []Multiplier) requantConsts {
 		if d > 30 || bound<<d > math32Max {
 			return requantConsts{}
 		}
-		k.bound[c], k.nbound[c] = int32(bound), -int32(bound)
+		k.bound[c] = int32(bound)
 		k.pow[c] = 1 << d
 		k.m[c] = int32(m.M)
 	}
@@ -92,15 +91,10 @@ func (r *Requant) vectorBlock(c0, n int) *requantConsts {
 	return &r.vec[c0/16]
 }
 
-// applyRowVector requantizes the whole blocks of 16 channels of acc (from
-// channel c0, a multiple of 16) into out, and returns how many it did.
-func (r *Requant) applyRowVector(out []uint8, acc []int32, c0 int) int {
-	return r.applyRowsVector(out, 0, acc, 0, 1, min(len(acc), len(out)), c0)
-}
-
-// applyRowsVector is applyRowVector for np rows of n channels: row j of
-// acc at acc[j·accStride:] into out[j·outStride:]. It stops at the first
-// block left to the scalar loop.
+// applyRowsVector requantizes the whole blocks of 16 channels of np rows
+// of n channels, from channel c0 (a multiple of 16): row j of acc at
+// acc[j·accStride:] into out[j·outStride:]. It returns how many channels it
+// did, stopping at the first block left to the scalar loop.
 func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accStride, np, n, c0 int) int {
 	if c0%16 != 0 || np < 1 {
 		return 0

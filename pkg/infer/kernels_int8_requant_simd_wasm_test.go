@@ -15,14 +15,13 @@ func TestRequantConstsLayout(t *testing.T) {
 		got, want uintptr
 	}{
 		{"bound", unsafe.Offsetof(k.bound), 0},
-		{"nbound", unsafe.Offsetof(k.nbound), 64},
-		{"pow", unsafe.Offsetof(k.pow), 128},
-		{"m", unsafe.Offsetof(k.m), 192},
-		{"bias", unsafe.Offsetof(k.bias), 256},
-		{"shift", unsafe.Offsetof(k.shift), 264},
-		{"k", unsafe.Offsetof(k.k), 272},
-		{"lo", unsafe.Offsetof(k.lo), 280},
-		{"hi", unsafe.Offsetof(k.hi), 296},
+		{"pow", unsafe.Offsetof(k.pow), 64},
+		{"m", unsafe.Offsetof(k.m), 128},
+		{"bias", unsafe.Offsetof(k.bias), 192},
+		{"shift", unsafe.Offsetof(k.shift), 200},
+		{"k", unsafe.Offsetof(k.k), 208},
+		{"lo", unsafe.Offsetof(k.lo), 216},
+		{"hi", unsafe.Offsetof(k.hi), 232},
 	} {
 		if f.got != f.want {
 			t.Errorf("requantConsts.%s at offset %d, requant16 reads it at %d", f.name, f.got, f.want)

@@ -5,12 +5,12 @@
 // REQUANT_SETUP loads the block's shared constants from R5: V8 bias and V9
 // k (i64x2 splats), R6 S, V10 512 (i16x8), V11 lo and V12 hi (u8x16).
 #define REQUANT_SETUP \
-	Get R5; I32WrapI64; I64Load $256; I64x2Splat; Set V8; \
-	Get R5; I32WrapI64; I64Load $264; Set R6; \
-	Get R5; I32WrapI64; I64Load $272; I64x2Splat; Set V9; \
+	Get R5; I32WrapI64; I64Load $192; I64x2Splat; Set V8; \
+	Get R5; I32WrapI64; I64Load $200; Set R6; \
+	Get R5; I32WrapI64; I64Load $208; I64x2Splat; Set V9; \
 	I32Const $512; I16x8Splat; Set V10; \
-	Get R5; I32WrapI64; V128Load $280; Set V11; \
-	Get R5; I32WrapI64; V128Load $296; Set V12
+	Get R5; I32WrapI64; V128Load $216; Set V11; \
+	Get R5; I32WrapI64; V128Load $232; Set V12
 
 // REQUANT_QUAD requantizes the int32x4 accumulators of channels 4i..4i+3
 // on the stack into dst, as int32 lanes holding v+512 (v before the output
@@ -21,12 +21,13 @@
 #define REQUANT_QUAD(i, dst) \
 	Get R5; I32WrapI64; V128Load $(16*i); \
 	I32x4MinS; \
-	Get R5; I32WrapI64; V128Load $(64+16*i); \
+	Get R5; I32WrapI64; V128Load $(16*i); \
+	I32x4Neg; \
 	I32x4MaxS; \
-	Get R5; I32WrapI64; V128Load $(128+16*i); \
+	Get R5; I32WrapI64; V128Load $(64+16*i); \
 	I32x4Mul; \
 	Set V13; \
-	Get R5; I32WrapI64; V128Load $(192+16*i); \
+	Get R5; I32WrapI64; V128Load $(128+16*i); \
 	Set V14; \
 	Get V13; Get V14; I64x2ExtmulLowI32x4S; \
 	Get V8; I64x2Add; \
