@@ -313,3 +313,56 @@ func TestBridgeExitReleases(t *testing.T) {
 		t.Error("done not closed")
 	}
 }
+
+// fileSource is a stand-in for what veil.js's openNodeFile returns in Node:
+// readInto copies at most short bytes of data per call, or, from byte
+// failAt on, returns 0 (the file shrank) or throws.
+func fileSource(data []byte, size, short, failAt int, throw bool) (js.Value, func()) {
+	read := js.FuncOf(func(_ js.Value, a []js.Value) any {
+		chunk, pos := a[0], a[1].Int()
+		if pos >= failAt {
+			return 0
+		}
+		n := min(short, chunk.Length(), len(data)-pos)
+		js.CopyBytesToJS(chunk, data[pos:pos+n])
+		return n
+	})
+	readInto := read.Value
+	if throw { // a Go callback cannot throw: a JavaScript wrapper does
+		readInto = js.Global().Get("Function").New("f", "failAt",
+			"return (c, p) => { if (p >= failAt) throw new Error('EIO: i/o error'); return f(c, p); }").Invoke(read, failAt)
+	}
+	return obj("path", "/models/m.veil", "size", size, "readInto", readInto), read.Release
+}
+
+func TestBridgeLoadFile(t *testing.T) {
+	b := newBridge()
+	file := fakemodel.File(4, "tiny")
+	src, release := fileSource(file, len(file), 3, len(file), false)
+	defer release()
+	res, err := call(t, b, "load", src, js.Undefined())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Get("info").Get("size").Int(); got != len(file) {
+		t.Errorf("loaded %d bytes read 3 at a time, want %d", got, len(file))
+	}
+
+	for _, c := range []struct {
+		name       string
+		size, fail int
+		throw      bool
+		msg        string
+	}{
+		{"file shrank", len(file), 5, false, "read 0 bytes at byte 6 of"},
+		{"read throws", len(file), 5, true, "at byte 6"},
+		{"too large", 1 << 30, 0, false, "too large for a model file"},
+	} {
+		src, release := fileSource(file, c.size, 3, c.fail, c.throw)
+		code, msg := rejectCode(t, b, "load", src, js.Undefined())
+		release()
+		if code != codeFetch || !strings.Contains(msg, "cannot read the model file /models/m.veil") || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %s %q, want %s with %q", c.name, code, msg, codeFetch, c.msg)
+		}
+	}
+}

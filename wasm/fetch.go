@@ -183,8 +183,11 @@ func bytesFromFile(f safejs.Value) ([]byte, error) {
 			return nil, fail(err, "at byte %d", off)
 		}
 		n, err := r.Int()
-		if err != nil || n <= 0 || n > min(size-off, fileChunk) {
-			return nil, fail(err, "read %v bytes at byte %d of %d (did the file change?)", describe(safejs.Unsafe(r)), off, size)
+		switch {
+		case err != nil:
+			return nil, fail(nil, "readInto returned a %s at byte %d, not a byte count", describe(safejs.Unsafe(r)), off)
+		case n <= 0 || n > min(size-off, fileChunk):
+			return nil, fail(nil, "read %d bytes at byte %d of %d (did the file change?)", n, off, size)
 		}
 		if _, err := safejs.CopyBytesToGo(data[off:off+n], chunk); err != nil {
 			return nil, fail(err, "at byte %d", off)

@@ -64,7 +64,7 @@ function assetURLs(opts) {
 async function openNodeFile(pathOrURL) {
   const fs = await import('node:fs');
   const p = String(pathOrURL);
-  const fd = fs.openSync(p.startsWith('file:') ? new URL(p) : p, 'r');
+  const fd = fs.openSync(nodePath(p), 'r');
   try {
     const { size } = fs.fstatSync(fd);
     return { path: p, size, readInto: (chunk, pos) => fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos), close: () => fs.closeSync(fd) };
@@ -76,9 +76,11 @@ async function openNodeFile(pathOrURL) {
 
 async function readNodeFile(pathOrURL) {
   const { readFile } = await import('node:fs/promises');
-  const p = String(pathOrURL);
-  return new Uint8Array(await readFile(p.startsWith('file:') ? new URL(p) : p));
+  return new Uint8Array(await readFile(nodePath(String(pathOrURL))));
 }
+
+/** nodePath is what Node's fs takes for a path or a file: URL string. */
+const nodePath = (p) => (p.startsWith('file:') ? new URL(p) : p);
 
 /** compileWasm fetches and compiles veil.wasm once per URL. */
 function compileWasm(wasmURL) {

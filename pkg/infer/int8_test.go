@@ -373,5 +373,8 @@ func TestInt8RunRGB(t *testing.T) {
 		if err != nil || !slices.Equal(viaClassifier, want) {
 			t.Fatalf("%dx%d: ClassifyRGB %v (%v), want %v", w, h, viaClassifier, err, want)
 		}
+		if n := testing.AllocsPerRun(3, func() { e.RunRGB(pix, w, h) }); n != 0 {
+			t.Errorf("%dx%d: RunRGB allocates %v times", w, h, n)
+		}
 	}
 }
