@@ -15,11 +15,17 @@ func LoadClassifier(nameOrPath string) (*infer.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	q, _, err := veilfile.Read(data)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// Streamed: the file is never in memory whole, next to the weights.
+	q, _, err := veilfile.ReadFrom(f, int(st.Size()))
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", p, err)
 	}

@@ -25,6 +25,9 @@ type Tensor struct {
 	DType DType
 	Shape []int // may be empty for a scalar
 	Data  []byte
+	// Offsets are the header's data_offsets: where Data lies in the data
+	// buffer (which starts after the header). Set by Parse and ParseHeader.
+	Offsets [2]int
 }
 
 // File is the content of a safetensors file.
@@ -109,21 +112,52 @@ func needBytes(shape []int, size int) string {
 // Parse decodes a safetensors file held in data.
 // The returned tensors' Data alias data; nothing is copied.
 func Parse(data []byte, lim Limits) (*File, error) {
+	f, err := ParseHeader(data, len(data), lim)
+	if err != nil {
+		return nil, err
+	}
+	buf := data[8+binary.LittleEndian.Uint64(data):]
+	for i := range f.Tensors {
+		o := f.Tensors[i].Offsets
+		f.Tensors[i].Data = buf[o[0]:o[1]:o[1]]
+	}
+	return f, nil
+}
+
+// HeaderLen returns how many bytes from the start of a file of size bytes
+// ParseHeader needs, given at least its first 8: 8 plus the header length.
+// It fails as ParseHeader would on a length past the limit or the file.
+func HeaderLen(first8 []byte, size int, lim Limits) (int, error) {
 	maxHeader := lim.MaxHeaderBytes
 	if maxHeader <= 0 {
 		maxHeader = DefaultMaxHeaderBytes
 	}
-	if len(data) < 8 {
-		return nil, formatErr("%d bytes: too short for the 8-byte header length", len(data))
+	if len(first8) < 8 || size < 8 {
+		return 0, formatErr("%d bytes: too short for the 8-byte header length", size)
 	}
-	n := binary.LittleEndian.Uint64(data)
+	n := binary.LittleEndian.Uint64(first8)
 	if n > uint64(maxHeader) {
-		return nil, formatErr("header length %d exceeds the limit of %d bytes", n, maxHeader)
+		return 0, formatErr("header length %d exceeds the limit of %d bytes", n, maxHeader)
 	}
-	if n > uint64(len(data)-8) {
-		return nil, formatErr("header length %d, but only %d bytes follow", n, len(data)-8)
+	if n > uint64(size-8) {
+		return 0, formatErr("header length %d, but only %d bytes follow", n, size-8)
 	}
-	hdr, buf := data[8:8+n], data[8+n:]
+	return 8 + int(n), nil
+}
+
+// ParseHeader decodes the header of a safetensors file of size bytes, for
+// readers that stream the data rather than hold it: head holds the file's
+// first HeaderLen bytes (or more). It checks everything Parse does; the
+// tensors' Data are nil, and their Offsets say where to find the bytes.
+func ParseHeader(head []byte, size int, lim Limits) (*File, error) {
+	hl, err := HeaderLen(head, size, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(head) < hl {
+		return nil, formatErr("ParseHeader: given %d bytes of a %d-byte header", len(head), hl)
+	}
+	hdr, bufLen := head[8:hl], size-hl
 	if len(hdr) == 0 || hdr[0] != '{' {
 		return nil, formatErr("header does not start with '{'")
 	}
@@ -132,7 +166,7 @@ func Parse(data []byte, lim Limits) (*File, error) {
 	s := jsonscan.New(hdr)
 	seen := make(map[string]bool)
 	var spans []span
-	err := s.Object(func(name string) error {
+	err = s.Object(func(name string) error {
 		if seen[name] {
 			return formatErr("tensor %q: duplicate name in header", name)
 		}
@@ -145,11 +179,11 @@ func Parse(data []byte, lim Limits) (*File, error) {
 		if lim.MaxTensors > 0 && len(f.Tensors) >= lim.MaxTensors {
 			return formatErr("more than %d tensors", lim.MaxTensors)
 		}
-		t, off, err := parseEntry(s, name, len(buf))
+		t, off, err := parseEntry(s, name, bufLen)
 		if err != nil {
 			return err
 		}
-		t.Data = buf[off[0]:off[1]:off[1]]
+		t.Offsets = off
 		f.Tensors = append(f.Tensors, t)
 		spans = append(spans, span{off[0], off[1], name})
 		return nil
@@ -160,7 +194,7 @@ func Parse(data []byte, lim Limits) (*File, error) {
 	if err = jsonErr(err, "header JSON"); err != nil {
 		return nil, err
 	}
-	if err := checkLayout(spans, len(buf)); err != nil {
+	if err := checkLayout(spans, bufLen); err != nil {
 		return nil, err
 	}
 	byName := func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) }

@@ -60,6 +60,11 @@
 // where; Read never panics, and allocates at most a small multiple of the
 // file size plus the declared weights (bounded by MaxWeightBytes).
 //
+// ReadFrom does the same reading from an io.Reader, one tensor at a time:
+// the file is never in memory whole, only its header and the model. The
+// checksum is then known only at the end; when a check fails before, the
+// rest is still read, so that a corrupted file is reported as one.
+//
 // ReadWith does the same with the DEFLATE and SHA-256 work handed to the
 // caller (ReadOptions): the wasm module passes the browser's native
 // DecompressionStream and crypto.subtle. Sizes are still checked here.

@@ -240,6 +240,25 @@ func deflate(b []byte) []byte {
 	return buf.Bytes()
 }
 
+// checksumEntry returns the checksum the header of f stores, and its
+// offset in head (the file's first bytes, up to the end of the header).
+func checksumEntry(f *safetensors.File, head []byte) (string, int, error) {
+	sum := f.Metadata[checksumKey]
+	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", 0, FormatError("checksum entry is not 64 lowercase hex digits")
+	}
+	pos, err := checksumPos(head, sum)
+	return sum, pos, err
+}
+
+// checkSum compares the stored checksum with the computed digest.
+func checkSum(sum string, digest [32]byte) error {
+	if got := hex.EncodeToString(digest[:]); got != sum {
+		return formatErr("checksum mismatch: the file is corrupted (stored %s…, computed %s…)", sum[:12], got[:12])
+	}
+	return nil
+}
+
 // checksumPos returns the offset in data of the checksum value sum in the
 // header; the key and value must occur exactly once.
 func checksumPos(data []byte, sum string) (int, error) {
@@ -300,25 +319,38 @@ type Inflation struct {
 // InflateAll is the default inflater: compress/flate, one tensor after
 // another.
 func InflateAll(jobs []Inflation) error {
-	var src bytes.Reader // an io.ByteReader: flate reads no further than the stream
-	var zr io.ReadCloser
+	var f inflater
 	for _, j := range jobs {
-		src.Reset(j.Src)
-		if zr == nil {
-			zr = flate.NewReader(&src)
-		} else {
-			zr.(flate.Resetter).Reset(&src, nil) // keeps its 32 KB window: less garbage in wasm
+		if err := f.inflate(j); err != nil {
+			return err
 		}
-		if _, err := io.ReadFull(zr, j.Dst); err != nil {
-			return fmt.Errorf("tensor %q: inflate: %v", j.Name, err)
-		}
-		var one [1]byte
-		if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
-			return fmt.Errorf("tensor %q inflates to more than %d bytes", j.Name, len(j.Dst))
-		}
-		if src.Len() != 0 {
-			return fmt.Errorf("tensor %q has %d bytes after its compressed data", j.Name, src.Len())
-		}
+	}
+	return nil
+}
+
+// inflater is compress/flate kept between tensors: one 32 KB window for a
+// whole file, less garbage in wasm.
+type inflater struct {
+	src bytes.Reader // an io.ByteReader: flate reads no further than the stream
+	zr  io.ReadCloser
+}
+
+func (f *inflater) inflate(j Inflation) error {
+	f.src.Reset(j.Src)
+	if f.zr == nil {
+		f.zr = flate.NewReader(&f.src)
+	} else {
+		f.zr.(flate.Resetter).Reset(&f.src, nil)
+	}
+	if _, err := io.ReadFull(f.zr, j.Dst); err != nil {
+		return fmt.Errorf("tensor %q: inflate: %v", j.Name, err)
+	}
+	var one [1]byte
+	if n, err := f.zr.Read(one[:]); n != 0 || err != io.EOF {
+		return fmt.Errorf("tensor %q inflates to more than %d bytes", j.Name, len(j.Dst))
+	}
+	if f.src.Len() != 0 {
+		return fmt.Errorf("tensor %q has %d bytes after its compressed data", j.Name, f.src.Len())
 	}
 	return nil
 }
@@ -342,11 +374,7 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
 	}
-	sum := f.Metadata[checksumKey]
-	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
-		return nil, nil, FormatError("checksum entry is not 64 lowercase hex digits")
-	}
-	pos, err := checksumPos(data, sum)
+	sum, pos, err := checksumEntry(f, data)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -354,9 +382,8 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if sha == nil {
 		sha = SHA256
 	}
-	digest := sha(data[:pos], []byte(zeroSum), data[pos+64:])
-	if got := hex.EncodeToString(digest[:]); got != sum {
-		return nil, nil, formatErr("checksum mismatch: the file is corrupted (stored %s…, computed %s…)", sum[:12], got[:12])
+	if err := checkSum(sum, sha(data[:pos], []byte(zeroSum), data[pos+64:])); err != nil {
+		return nil, nil, err
 	}
 	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * len(data)}
 	for i := range f.Tensors {
@@ -377,13 +404,27 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 			return nil, nil, formatErr("%v", err)
 		}
 	}
-	for _, f := range r.afterInflate {
-		f()
+	if err := r.checkUsed(); err != nil {
+		return nil, nil, err
 	}
+	return r.finish(q, m)
+}
+
+// checkUsed fails on a tensor that decode did not ask for.
+func (r *reader) checkUsed() error {
 	for name := range r.tensors {
 		if !r.used[name] {
-			return nil, nil, formatErr("tensor %q belongs to no op", name)
+			return formatErr("tensor %q belongs to no op", name)
 		}
+	}
+	return nil
+}
+
+// finish runs the conversions that waited for the tensors' bytes, then
+// validates the network.
+func (r *reader) finish(q *infer.QNet, m *Meta) (*infer.QNet, *Meta, error) {
+	for _, f := range r.afterInflate {
+		f()
 	}
 	if err := q.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
@@ -419,6 +460,18 @@ type reader struct {
 
 	inflations   []Inflation // compressed tensors, each with its exact-sized Dst
 	afterInflate []func()    // conversions that read an Inflation's Dst
+
+	// stream is set by ReadFrom: no tensor bytes are in memory yet, so
+	// every tensor gets its own buffer, filled (and inflated) from fills.
+	stream bool
+	fills  []fill
+}
+
+// fill is one tensor ReadFrom reads into dst, inflating it if deflated.
+type fill struct {
+	t        *safetensors.Tensor
+	dst      []byte
+	deflated bool
 }
 
 func (r *reader) decode() (*infer.QNet, *Meta, error) {
@@ -544,8 +597,8 @@ func (r *reader) decodeOp(q *infer.QNet, i int, o *opJSON) (infer.QOp, error) {
 
 // rawOwned returns the bytes of the named tensor, which must have dtype dt
 // and the given shape, stored plain or deflated, and whether they are a new
-// buffer that Read fills once decode is done (true: the tensor is deflated)
-// or alias the file (false).
+// buffer filled once decode is done (true: the tensor is deflated, or
+// ReadFrom streams the file) or alias the file (false).
 func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byte, bool, error) {
 	want := dt.Size()
 	for _, d := range shape {
@@ -555,6 +608,11 @@ func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byt
 		r.used[name] = true
 		if t.DType != dt || !slices.Equal(t.Shape, shape) {
 			return nil, false, formatErr("tensor %q is %s %v, want %s %v", name, t.DType, t.Shape, dt, shape)
+		}
+		if r.stream {
+			out := make([]byte, want)
+			r.fills = append(r.fills, fill{t: t, dst: out})
+			return out, true, nil
 		}
 		return t.Data, false, nil
 	}
@@ -566,12 +624,17 @@ func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byt
 	if t.DType != safetensors.U8 || len(t.Shape) != 1 {
 		return nil, false, formatErr("tensor %q is %s %v, want U8 [n]", t.Name, t.DType, t.Shape)
 	}
-	if want > r.budget || want > MaxInflation*len(t.Data)+64 {
-		return nil, false, formatErr("tensor %q would inflate %d bytes to %d", t.Name, len(t.Data), want)
+	n := t.Offsets[1] - t.Offsets[0]
+	if want > r.budget || want > MaxInflation*n+64 {
+		return nil, false, formatErr("tensor %q would inflate %d bytes to %d", t.Name, n, want)
 	}
 	r.budget -= want
 	out := make([]byte, want)
-	r.inflations = append(r.inflations, Inflation{Name: t.Name, Src: t.Data, Dst: out})
+	if r.stream {
+		r.fills = append(r.fills, fill{t: t, dst: out, deflated: true})
+	} else {
+		r.inflations = append(r.inflations, Inflation{Name: t.Name, Src: t.Data, Dst: out})
+	}
 	return out, true, nil
 }
 

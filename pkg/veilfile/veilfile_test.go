@@ -6,7 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,7 +37,7 @@ func tinyFile(t testing.TB, raw bool) ([]byte, *infer.QNet) {
 func TestRoundTrip(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		data, q := tinyFile(t, raw)
-		got, m, err := Read(data)
+		got, m, err := readBoth(t, data)
 		if err != nil {
 			t.Fatalf("raw=%v: %v", raw, err)
 		}
@@ -53,6 +57,30 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// readBoth reads b with Read and with ReadFrom, fails t unless they agree
+// (on accepting it, on what they return, and on the kind of error), and
+// returns Read's result.
+func readBoth(t testing.TB, b []byte) (*infer.QNet, *Meta, error) {
+	t.Helper()
+	q, m, err := Read(b)
+	q2, m2, err2 := ReadFrom(bytes.NewReader(b), len(b))
+	if (err == nil) != (err2 == nil) {
+		t.Fatalf("Read: %v; ReadFrom: %v", err, err2)
+	}
+	if err != nil {
+		var v, v2 *VersionError
+		if errors.Is(err, ErrNotVeil) != errors.Is(err2, ErrNotVeil) || errors.As(err, &v) != errors.As(err2, &v2) ||
+			strings.Contains(err.Error(), "checksum mismatch") != strings.Contains(err2.Error(), "checksum mismatch") {
+			t.Fatalf("different errors: Read: %v; ReadFrom: %v", err, err2)
+		}
+		return nil, nil, err
+	}
+	if !reflect.DeepEqual(q, q2) || !reflect.DeepEqual(m, m2) {
+		t.Fatal("Read and ReadFrom return different models")
+	}
+	return q, m, err
+}
+
 func TestEncodeDeterministic(t *testing.T) {
 	a, _ := tinyFile(t, false)
 	b, _ := tinyFile(t, false)
@@ -67,7 +95,7 @@ func TestEncodeDeterministic(t *testing.T) {
 func TestReadTruncated(t *testing.T) {
 	data, _ := tinyFile(t, false)
 	for n := 0; n < len(data); n++ {
-		if _, _, err := Read(data[:n]); err == nil {
+		if _, _, err := readBoth(t, data[:n]); err == nil {
 			t.Fatalf("file truncated to %d of %d bytes was accepted", n, len(data))
 		}
 	}
@@ -80,7 +108,7 @@ func TestReadBitFlips(t *testing.T) {
 	for i := 0; i < hdr; i++ {
 		for bit := 0; bit < 8; bit++ {
 			c[i] ^= 1 << bit
-			if _, _, err := Read(c); err == nil {
+			if _, _, err := readBoth(t, c); err == nil {
 				t.Fatalf("flipping bit %d of byte %d (header) was accepted", bit, i)
 			}
 			c[i] ^= 1 << bit
@@ -89,7 +117,7 @@ func TestReadBitFlips(t *testing.T) {
 	// The data region too, one bit per byte.
 	for i := hdr; i < len(data); i++ {
 		c[i] ^= 0x10
-		if _, _, err := Read(c); err == nil {
+		if _, _, err := readBoth(t, c); err == nil {
 			t.Fatalf("flipping a bit of byte %d (data) was accepted", i)
 		}
 		c[i] ^= 0x10
@@ -107,7 +135,7 @@ func TestReadWrongMagic(t *testing.T) {
 		{"png", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)},
 		{"other format", bytes.Replace(bytes.Clone(data), []byte(`"format":"veil"`), []byte(`"format":"vail"`), 1)},
 	} {
-		_, _, err := Read(tc.data)
+		_, _, err := readBoth(t, tc.data)
 		if !errors.Is(err, ErrNotVeil) {
 			t.Errorf("%s: error %v, want ErrNotVeil", tc.name, err)
 		}
@@ -118,7 +146,7 @@ func TestReadWrongVersion(t *testing.T) {
 	data, _ := tinyFile(t, false)
 	for _, v := range []string{"2", "0", "10"} {
 		c := bytes.Replace(bytes.Clone(data), []byte(`"format_version":"1"`), []byte(`"format_version":"`+v+`"`), 1)
-		_, _, err := Read(c)
+		_, _, err := readBoth(t, c)
 		var ve *VersionError
 		if !errors.As(err, &ve) || ve.Version != v {
 			t.Errorf("version %s: error %v, want a VersionError", v, err)
@@ -131,7 +159,7 @@ func TestReadChecksum(t *testing.T) {
 	// Flip one weight byte: the checksum must catch it.
 	c := bytes.Clone(data)
 	c[len(c)-1] ^= 1
-	if _, _, err := Read(c); err == nil || !strings.Contains(err.Error(), "checksum") {
+	if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("error %v, want a checksum mismatch", err)
 	}
 }
@@ -155,7 +183,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, _, err := Read(b)
+		q, _, err := readBoth(t, b)
 		if err != nil {
 			return
 		}
@@ -193,7 +221,7 @@ func FuzzReadRestamped(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, _, err := Read(restamp(b))
+		q, _, err := readBoth(t, restamp(b))
 		if err != nil {
 			return
 		}
@@ -226,7 +254,7 @@ func TestReadRandomMutations(t *testing.T) {
 		for range 1 + r.IntN(3) {
 			c[8+r.IntN(len(c)-8)] = byte(r.IntN(256))
 		}
-		if q, _, err := Read(restamp(c)); err == nil {
+		if q, _, err := readBoth(t, restamp(c)); err == nil {
 			infer.NewInt8(q).Run(make([]float32, q.InputSize*q.InputSize*3))
 		}
 	}
@@ -356,5 +384,64 @@ func TestReadBadMetadataJSON(t *testing.T) {
 	q2, _, err := Read(withMeta(t, "veil.graph", strings.Replace(graph, `{`, `{"later":{"x":[1,"y",null]},`, 1)))
 	if err != nil || !reflect.DeepEqual(q, q2) {
 		t.Fatalf("graph with an unknown key: %v", err)
+	}
+}
+
+// TestReadFromShortSource gives ReadFrom the full size but a source that
+// ends early, at every length: each must fail, saying the file ends early.
+func TestReadFromShortSource(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	for n := 0; n < len(data); n++ {
+		_, _, err := ReadFrom(bytes.NewReader(data[:n]), len(data))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("ends at byte %d of the %d", n, len(data))) {
+			t.Fatalf("source of %d of %d bytes: error %v", n, len(data), err)
+		}
+	}
+}
+
+// failingReader returns err once n bytes are read.
+type failingReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	k, err := f.r.Read(p[:min(len(p), f.n)])
+	f.n -= k
+	return k, err
+}
+
+// TestReadFromSourceError checks that a failing source's error comes back
+// wrapped, with where, and is not mistaken for a corrupted file.
+func TestReadFromSourceError(t *testing.T) {
+	data, _ := tinyFile(t, false)
+	boom := errors.New("disk on fire")
+	for _, at := range []int{0, 10, len(data) / 2, len(data) - 1} {
+		_, _, err := ReadFrom(&failingReader{bytes.NewReader(data), at, boom}, len(data))
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), fmt.Sprintf("byte %d", at)) {
+			t.Errorf("failing at byte %d: error %v", at, err)
+		}
+	}
+}
+
+// TestReadFromModels reads the models `make models` wrote, if present,
+// both ways.
+func TestReadFromModels(t *testing.T) {
+	paths, _ := filepath.Glob("../../models/*.veil")
+	if len(paths) == 0 {
+		t.Skip("no models/*.veil (make models)")
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := readBoth(t, data); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
