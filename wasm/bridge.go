@@ -3,9 +3,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -90,7 +93,7 @@ func option(opts js.Value, name string) js.Value {
 
 // load(source, opts): source is a Uint8Array/ArrayBuffer holding a model
 // file, a file veil.js opened in Node ({path, size, readInto}, see
-// bytesFromFile), or a URL string to fetch (through the cache unless
+// nodeFile; a .veil file is streamed), or a URL string to fetch (through the cache unless
 // opts.cache is false).
 func (b *bridge) load(args []js.Value) any {
 	source, opts := argAt(args, 0), argAt(args, 1)
@@ -105,17 +108,26 @@ func (b *bridge) load(args []js.Value) any {
 	var (
 		fromBytes []byte // copied now: the caller may reuse its buffer
 		url       string
+		file      *nodeFile // a .veil file to stream (veil.js closes it once load settles)
 	)
 	switch source.Type() {
 	case js.TypeString:
 		url = source.String()
 	case js.TypeObject:
 		if source.Get("readInto").Type() == js.TypeFunction {
-			data, err := bytesFromFile(safe(source))
-			if err != nil {
+			f, head, err := sniffNodeFile(safe(source))
+			switch {
+			case err != nil:
 				return rejected(err)
+			case !returnBytes && isVeilFile(head):
+				file, fromBytes = f, head
+			default:
+				rest := make([]byte, f.size-len(head))
+				if _, err := io.ReadFull(f, rest); err != nil {
+					return rejected(f.err)
+				}
+				fromBytes = append(head, rest...)
 			}
-			fromBytes = data
 			break
 		}
 		data, err := bytesFromJS(safe(source))
@@ -135,7 +147,20 @@ func (b *bridge) load(args []js.Value) any {
 			from  = "bytes"
 			store func() // caches the download, once the model is returned
 		)
-		if url == "" {
+		if file != nil {
+			// Streamed: the file is never in wasm memory whole, which would
+			// raise its peak (and so the page's) by the file's size for good.
+			h := sha256.New()
+			var err error
+			if m, err = openVeilStream(io.TeeReader(io.MultiReader(bytes.NewReader(fromBytes), file), h), file.size); err != nil {
+				if file.err != nil {
+					return nil, file.err
+				}
+				return nil, err
+			}
+			hash = hex.EncodeToString(h.Sum(nil))
+			progress(file.size, file.size)
+		} else if url == "" {
 			var err error
 			if m, err = openModel(fromBytes, js.Undefined()); err != nil {
 				return nil, err
@@ -194,13 +219,17 @@ func (b *bridge) load(args []js.Value) any {
 			}
 		}
 
+		size := len(data)
+		if file != nil {
+			size = file.size
+		}
 		info := object(
 			"name", m.name,
 			"inputSize", m.classifier.Size,
 			"classes", stringsToJS(m.classifier.Classes),
 			"adapters", m.adapters,
 			"hash", hash,
-			"size", len(data),
+			"size", size,
 			"format", m.format,
 			"source", url,
 			"cached", from == "cache",

@@ -4,6 +4,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"image"
 	"image/color"
@@ -14,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/hack-pad/safejs"
+	"github.com/veil-ml/veil/internal/qtest"
+	"github.com/veil-ml/veil/pkg/veilfile"
 	"github.com/veil-ml/veil/wasm/internal/fakemodel"
 	"github.com/veil-ml/veil/wasm/internal/modelcache"
 )
@@ -364,5 +368,71 @@ func TestBridgeLoadFile(t *testing.T) {
 		if code != codeFetch || !strings.Contains(msg, "cannot read the model file /models/m.veil") || !strings.Contains(msg, c.msg) {
 			t.Errorf("%s: %s %q, want %s with %q", c.name, code, msg, codeFetch, c.msg)
 		}
+	}
+}
+
+// TestBridgeLoadVeilFileStreamed loads a real .veil file from a Node-style
+// file, which the bridge streams (openVeilStream): it must answer as the
+// same bytes loaded whole, with the same info, and fail with the file's
+// name on a read error in the tensors and as a bad model on a corrupted one.
+func TestBridgeLoadVeilFileStreamed(t *testing.T) {
+	b := newBridge()
+	file, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "test"}, veilfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	classify := func(res js.Value) string {
+		out, err := call(t, b, "classify", res.Get("id"), obj("rgba", u8(bytes.Repeat([]byte{200, 30, 90, 255}, 144)), "width", 12, "height", 12), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js.Global().Get("JSON").Call("stringify", out).String()
+	}
+	whole, err := call(t, b, "load", u8(file), js.Undefined())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, release := fileSource(file, len(file), 7, len(file), false)
+	streamed, err := call(t, b, "load", src, js.Undefined())
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(file)
+	for _, k := range []string{"hash", "size", "name", "format"} {
+		if got, want := streamed.Get("info").Get(k).String(), whole.Get("info").Get(k).String(); got != want {
+			t.Errorf("info.%s: streamed %s, whole %s", k, got, want)
+		}
+	}
+	if got := streamed.Get("info").Get("hash").String(); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("info.hash %s, want the file's SHA-256", got)
+	}
+	if a, b := classify(streamed), classify(whole); a != b {
+		t.Errorf("streamed model answers %s, whole %s", a, b)
+	}
+
+	at := len(file) - 10 // in the tensors, past the header
+	for _, c := range []struct {
+		name  string
+		throw bool
+		msg   string
+	}{
+		{"file shrank", false, "did the file change?"},
+		{"read throws", true, "EIO"},
+	} {
+		src, release := fileSource(file, len(file), 7, at, c.throw)
+		code, msg := rejectCode(t, b, "load", src, js.Undefined())
+		release()
+		if code != codeFetch || !strings.Contains(msg, "cannot read the model file /models/m.veil") || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %s %q, want %s with %q", c.name, code, msg, codeFetch, c.msg)
+		}
+	}
+	bad := bytes.Clone(file)
+	bad[at] ^= 1
+	src, release = fileSource(bad, len(bad), 4096, len(bad), false)
+	code, msg := rejectCode(t, b, "load", src, js.Undefined())
+	release()
+	if code != codeBadModel || !strings.Contains(msg, "checksum mismatch") {
+		t.Errorf("corrupted file: %s %q, want %s with a checksum mismatch", code, msg, codeBadModel)
 	}
 }

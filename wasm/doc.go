@@ -26,7 +26,9 @@
 //	load(source, opts) -> Promise<{id, info, bytes?}>
 //	    source: Uint8Array (a model file), string (an absolute URL to fetch),
 //	            or, in Node, a file veil.js opened: {path, size,
-//	            readInto(chunk, position) -> bytes read} (bytesFromFile).
+//	            readInto(chunk, position) -> bytes read} (nodeFile), read
+//	            in order and only while the Promise is pending; a .veil
+//	            file is streamed, never held whole (veilfile.ReadFrom).
 //	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
 //	             onWarning(message), returnBytes: bool,
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
@@ -39,6 +41,6 @@
 //	clearCache(url?) -> Promise<undefined>
 //
 // Model files are read by openModelFile (model.go), the one place that
-// knows their format. Downloaded files are kept in IndexedDB (idbstore.go)
+// knows their format, or, streamed from a Node file, by openVeilStream. Downloaded files are kept in IndexedDB (idbstore.go)
 // through package modelcache, which re-verifies them on every load.
 package main

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"strconv"
 	"syscall/js"
 
@@ -152,49 +153,94 @@ func get(v safejs.Value, p string) safejs.Value {
 // bytesFromJS copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into Go.
 func bytesFromJS(v safejs.Value) ([]byte, error) { return bytesFromJSInto(nil, v) }
 
-// fileChunk is how much of a file bytesFromFile reads per call.
+// fileChunk is how much of a file nodeFile reads per call.
 const fileChunk = 1 << 20
 
-// bytesFromFile reads a file that veil.js opened in Node: f is {path, size,
-// readInto(chunk, position) -> bytes read}. It goes through one small
-// buffer, so the file's bytes exist once, here, and not also as a
-// JavaScript buffer that stays resident until V8 next collects.
-func bytesFromFile(f safejs.Value) ([]byte, error) {
-	path, _ := get(f, "path").String()
-	fail := func(err error, format string, args ...any) error {
-		return newError(codeFetch, err, "cannot read the model file %s: "+format, append([]any{path}, args...)...)
-	}
+// nodeFile reads a file that veil.js opened in Node: {path, size,
+// readInto(chunk, position) -> bytes read}, in order, through one small
+// JavaScript buffer, so the file's bytes are not also held by a JavaScript
+// buffer that stays resident until V8 next collects. Its errors are
+// VEIL_FETCH errors naming the file and the byte.
+type nodeFile struct {
+	f     safejs.Value
+	path  string
+	size  int
+	off   int
+	chunk safejs.Value // Uint8Array of up to fileChunk bytes
+	err   error        // the first error, kept: a reader above may swallow it
+}
+
+// openNodeFile checks f's size and makes its buffer.
+func openNodeFile(f safejs.Value) (*nodeFile, error) {
+	r := &nodeFile{f: f}
+	r.path, _ = get(f, "path").String()
 	size, err := get(f, "size").Int()
 	switch {
 	case err != nil || size < 0:
-		return nil, fail(err, "no size")
+		return nil, r.fail(err, "no size")
 	case size > maxModelBytes:
-		return nil, fail(nil, "%d bytes is too large for a model file (limit %d)", size, maxModelBytes)
+		return nil, r.fail(nil, "%d bytes is too large for a model file (limit %d)", size, maxModelBytes)
 	}
+	r.size = size
 	u8, _ := safejs.Global().Get("Uint8Array")
-	chunk, err := u8.New(min(size, fileChunk))
+	if r.chunk, err = u8.New(min(size, fileChunk)); err != nil {
+		return nil, r.fail(err, "no buffer")
+	}
+	return r, nil
+}
+
+func (r *nodeFile) fail(err error, format string, args ...any) error {
+	return newError(codeFetch, err, "cannot read the model file %s: "+format, append([]any{r.path}, args...)...)
+}
+
+// Read reads the next bytes of the file, at most fileChunk at a time.
+func (r *nodeFile) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.off == r.size {
+		return 0, io.EOF
+	}
+	want := min(len(p), r.size-r.off, fileChunk)
+	if want == 0 {
+		return 0, nil
+	}
+	chunk, _ := r.chunk.Call("subarray", 0, want)
+	res, err := r.f.Call("readInto", chunk, r.off)
 	if err != nil {
-		return nil, fail(err, "no buffer")
+		r.err = r.fail(err, "at byte %d", r.off)
+		return 0, r.err
 	}
-	data := make([]byte, size)
-	for off := 0; off < size; {
-		r, err := f.Call("readInto", chunk, off)
-		if err != nil {
-			return nil, fail(err, "at byte %d", off)
-		}
-		n, err := r.Int()
-		switch {
-		case err != nil:
-			return nil, fail(nil, "readInto returned a %s at byte %d, not a byte count", describe(safejs.Unsafe(r)), off)
-		case n <= 0 || n > min(size-off, fileChunk):
-			return nil, fail(nil, "read %d bytes at byte %d of %d (did the file change?)", n, off, size)
-		}
-		if _, err := safejs.CopyBytesToGo(data[off:off+n], chunk); err != nil {
-			return nil, fail(err, "at byte %d", off)
-		}
-		off += n
+	n, err := res.Int()
+	switch {
+	case err != nil:
+		r.err = r.fail(nil, "readInto returned a %s at byte %d, not a byte count", describe(safejs.Unsafe(res)), r.off)
+	case n <= 0 || n > want:
+		r.err = r.fail(nil, "read %d bytes at byte %d of %d (did the file change?)", n, r.off, r.size)
 	}
-	return data, nil
+	if r.err != nil {
+		return 0, r.err
+	}
+	if _, err := safejs.CopyBytesToGo(p[:n], chunk); err != nil {
+		r.err = r.fail(err, "at byte %d", r.off)
+		return 0, r.err
+	}
+	r.off += n
+	return n, nil
+}
+
+// sniffNodeFile opens f and reads its first bytes, enough to tell a .veil
+// file (isVeilFile) and to name a wrong one (openModel).
+func sniffNodeFile(f safejs.Value) (*nodeFile, []byte, error) {
+	r, err := openNodeFile(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	head := make([]byte, min(r.size, 64))
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, nil, r.err
+	}
+	return r, head, nil
 }
 
 // bytesFromJSInto is bytesFromJS copying into buf if it is large enough.

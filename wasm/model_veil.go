@@ -3,6 +3,8 @@
 package main
 
 import (
+	"io"
+	"runtime/debug"
 	"strconv"
 	"syscall/js"
 
@@ -17,6 +19,27 @@ func openVeilFile(data []byte, inflated js.Value) (*modelFile, error) {
 	if err != nil {
 		return nil, newError(codeBadModel, err, "not a usable .veil model file")
 	}
+	return veilModel(q, meta), nil
+}
+
+// openVeilStream is openVeilFile reading size bytes from r as it goes
+// (veilfile.ReadFrom), for a file veil.js opened in Node.
+func openVeilStream(r io.Reader, size int) (*modelFile, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
+	q, meta, err := veilfile.ReadFrom(r, size)
+	if err != nil {
+		return nil, newError(codeBadModel, err, "not a usable .veil model file")
+	}
+	return veilModel(q, meta), nil
+}
+
+// isVeilFile reports whether head, a file's first bytes, starts as a .veil
+// file does.
+func isVeilFile(head []byte) bool {
+	return len(head) >= 8+len(veilfile.Magic) && string(head[8:8+len(veilfile.Magic)]) == veilfile.Magic
+}
+
+func veilModel(q *infer.QNet, meta *veilfile.Meta) *modelFile {
 	adapters := make([]any, len(meta.Adapters))
 	for i, a := range meta.Adapters {
 		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
@@ -26,5 +49,5 @@ func openVeilFile(data []byte, inflated js.Value) (*modelFile, error) {
 		name:       q.Name,
 		adapters:   adapters,
 		format:     "veil v" + strconv.Itoa(meta.Version) + " int8",
-	}, nil
+	}
 }

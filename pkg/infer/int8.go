@@ -48,17 +48,28 @@ type Int8Weights struct {
 // changed.
 func PackInt8(q *QNet) *Int8Weights { return packInt8(q, false) }
 
-// packInt8 is PackInt8; with release it also drops each packed conv's raw
-// weights from q as it goes, and collects them once releaseGCBytes have
-// piled up, so that the packed copy reuses their memory: the peak holds one
-// copy of the weights, not two (a heap that never shrinks, as in wasm,
-// keeps that peak for good).
+// packInt8 is PackInt8; with release the weights are its own: it packs
+// each conv's weights into their own memory where they fit (packInPlace),
+// else drops the raw weights from q as it goes and collects them once
+// releaseGCBytes have piled up, so that the packed copy reuses their
+// memory. Either way the peak holds one copy of the weights, not two (a
+// heap that never shrinks, as in wasm, keeps that peak for good).
 func packInt8(q *QNet, release bool) *Int8Weights {
 	if err := q.Validate(); err != nil {
 		panic("infer: PackInt8: " + err.Error())
 	}
 	w := &Int8Weights{q: *q, conv: make([]*PackedConv, len(q.Ops))}
 	released := 0 // bytes of raw weights dropped since the last collection
+	var scratch []int8
+	if release {
+		n := 0
+		for _, op := range q.Ops {
+			if op.Kind == QConv {
+				n = max(n, len(op.Weights))
+			}
+		}
+		scratch = make([]int8, n)
+	}
 	w.q.Ops = slices.Clone(q.Ops)
 	for i := range w.q.Ops {
 		op := &w.q.Ops[i]
@@ -66,6 +77,12 @@ func packInt8(q *QNet, release bool) *Int8Weights {
 			continue
 		}
 		cin := q.Tensors[op.In[0]].Shape.C
+		if release {
+			if pc, ok := packInPlace(op.Weights, scratch, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
+				w.conv[i], op.Weights, q.Ops[i].Weights = pc, nil, nil
+				continue
+			}
+		}
 		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
 			w.conv[i] = pc
 			op.Weights = nil
@@ -79,8 +96,9 @@ func packInt8(q *QNet, release bool) *Int8Weights {
 			}
 		}
 	}
-	if released > 0 {
-		runtime.GC()
+	if release {
+		scratch = nil
+		runtime.GC() // the raw weights not yet collected, and scratch
 	}
 	return w
 }

@@ -36,6 +36,12 @@ const convLaneMax = 1<<31 - 1
 // returns ok = false if some channel's accumulator could leave int32, in
 // which case only Conv2DInt8Ref gives the defined (wrapped) result.
 func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv, ok bool) {
+	return packConv(nil, w, bias, kh, kw, cin, cout)
+}
+
+// packConv is PackConvInt8 writing the packed weights into dst if dst is
+// exactly their length (see packedConvLen), else into new memory.
+func packConv(dst []convWeight, w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv, ok bool) {
 	k := kh * kw * cin
 	if len(w) != k*cout || len(bias) != cout {
 		panic("infer: PackConvInt8: bad shapes")
@@ -66,12 +72,46 @@ func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv,
 	nb := (cout + convChans - 1) / convChans
 	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans), flat: cin < convFlatCin && kh*kw > 1}
 	copy(p.bias, bias)
-	if p.flat {
-		p.w = packConvWeights(w, 1, k, cout) // w is (K, Cout) either way
-	} else {
-		p.w = packConvWeights(w, kh*kw, cin, cout)
-	}
+	cells, rows := packCells(kh, kw, cin)
+	p.w = packConvWeights(dst, w, cells, rows, cout)
 	return p, true
+}
+
+// packCells is how PackConvInt8 lays out a window: cells of rows input
+// channels each. A flat window is one cell of KH·KW·Cin rows (w is
+// (K, Cout) either way).
+func packCells(kh, kw, cin int) (cells, rows int) {
+	if cin < convFlatCin && kh*kw > 1 {
+		return 1, kh * kw * cin
+	}
+	return kh * kw, cin
+}
+
+// zeroed returns p cleared if it has length n, else a new slice of n.
+func zeroed[T any](p []T, n int) []T {
+	if len(p) != n {
+		return make([]T, n)
+	}
+	clear(p)
+	return p
+}
+
+// packInPlace packs conv weights w (KH, KW, Cin, Cout) into w's own memory
+// where the packed layout fits in it, as in the wasm SIMD build where it is
+// the same size (Cout a multiple of 16, Cin even). w is then destroyed;
+// scratch (at least len(w) long) holds the raw weights meanwhile. It
+// returns false, having changed nothing, where the layout does not fit.
+func packInPlace(w []int8, scratch []int8, bias []int32, kh, kw, cin, cout int) (*PackedConv, bool) {
+	cells, rows := packCells(kh, kw, cin)
+	n := packedConvLen(cells, rows, cout)
+	size := int(unsafe.Sizeof(convWeight(0)))
+	if len(w) == 0 || n*size > cap(w) || uintptr(unsafe.Pointer(unsafe.SliceData(w)))%uintptr(size) != 0 {
+		return nil, false
+	}
+	raw := scratch[:len(w)]
+	copy(raw, w)
+	dst := unsafe.Slice((*convWeight)(unsafe.Pointer(unsafe.SliceData(w))), n)
+	return packConv(dst, raw, bias, kh, kw, cin, cout) // on !ok, nothing was written
 }
 
 // requantBlock writes output channels cb·convChans… (a block) of pixels

@@ -28,11 +28,10 @@ type convWeight = int8
 // channels, each pair of rows (2j, 2j+1) of a cell is 32 bytes holding
 // channel by channel the two rows' weights side by side. An odd Cin is
 // padded with a zero row, so pairs never span two cells.
-func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
+func packConvWeights(p []convWeight, w []int8, cells, cin, cout int) []convWeight {
 	hp := (cin + 1) / 2
 	blk := cells * hp * 2 * convChans
-	nb := (cout + convChans - 1) / convChans
-	p := make([]convWeight, nb*blk)
+	p = zeroed(p, packedConvLen(cells, cin, cout))
 	for cell := range cells {
 		for ci := range cin {
 			at := (cell*hp+ci/2)*2*convChans + ci%2
@@ -42,6 +41,11 @@ func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
 		}
 	}
 	return p
+}
+
+// packedConvLen is the length of packConvWeights's layout.
+func packedConvLen(cells, cin, cout int) int {
+	return (cout + convChans - 1) / convChans * cells * ((cin + 1) / 2) * 2 * convChans
 }
 
 // convRow is one gathered pair of window rows for a block of two pixels:

@@ -27,10 +27,9 @@ const convPairLen = 2 * convChans
 // packConvWeights lays out w (K, Cout), K = cells·Cin, as
 // [ceil(Cout/16)][cells][ceil(Cin/2)][2][8][2]int16: per channel block, per
 // cell, per row pair, two halves of 8 channels, each channel's (w, w′).
-func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
-	nb := (cout + convChans - 1) / convChans
+func packConvWeights(p []convWeight, w []int8, cells, cin, cout int) []convWeight {
 	pairs := (cin + 1) / 2
-	p := make([]convWeight, nb*cells*pairs*convPairLen)
+	p = zeroed(p, packedConvLen(cells, cin, cout))
 	for cell := range cells {
 		for ci := range cin {
 			row := w[(cell*cin+ci)*cout:][:cout]
@@ -42,6 +41,11 @@ func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
 		}
 	}
 	return p
+}
+
+// packedConvLen is the length of packConvWeights's layout.
+func packedConvLen(cells, cin, cout int) int {
+	return (cout + convChans - 1) / convChans * cells * ((cin + 1) / 2) * convPairLen
 }
 
 // convRow is one gathered row pair of the window for a block of four

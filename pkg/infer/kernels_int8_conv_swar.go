@@ -20,10 +20,9 @@ type convWeight = uint32
 
 // packConvWeights lays out w (K, Cout), K = cells·Cin, as
 // [ceil(Cout/4)][K]convWeight.
-func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
+func packConvWeights(p []convWeight, w []int8, cells, cin, cout int) []convWeight {
 	k := cells * cin
-	nb := (cout + convChans - 1) / convChans
-	p := make([]convWeight, nb*k)
+	p = zeroed(p, packedConvLen(cells, cin, cout))
 	for co := range cout {
 		dst := p[co/convChans*k:][:k]
 		shift := 8 * uint(co%convChans)
@@ -32,6 +31,11 @@ func packConvWeights(w []int8, cells, cin, cout int) []convWeight {
 		}
 	}
 	return p
+}
+
+// packedConvLen is the length of packConvWeights's layout.
+func packedConvLen(cells, cin, cout int) int {
+	return (cout + convChans - 1) / convChans * cells * cin
 }
 
 // convRow is one gathered row of the window for a block of four pixels:

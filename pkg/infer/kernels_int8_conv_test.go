@@ -3,7 +3,10 @@ package infer
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
+	"unsafe"
 )
 
 // convInt8Case is a random quantized convolution: input, weights, bias and
@@ -159,4 +162,38 @@ func BenchmarkConvInt8(b *testing.B) {
 			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 		})
 	}
+}
+
+// TestPackInPlace checks that packing conv weights into their own memory
+// gives what PackConvInt8 gives, and leaves the weights as they were where
+// the layout does not fit (as for the AVX2 build's int16 layout).
+func TestPackInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	inPlace := 0
+	for _, s := range [][4]int{{1, 1, 32, 64}, {1, 1, 33, 64}, {1, 1, 32, 40}, {1, 1, 2, 16}, {3, 3, 3, 32}, {3, 3, 16, 16}, {1, 7, 48, 48}, {3, 3, 5, 7}} {
+		kh, kw, cin, cout := s[0], s[1], s[2], s[3]
+		w, _, _ := randW(r, kh*kw*cin*cout, cout)
+		bias := make([]int32, cout)
+		for i := range bias {
+			bias[i] = int32(r.IntN(2001) - 1000)
+		}
+		want, _ := PackConvInt8(w, bias, kh, kw, cin, cout)
+		own := append([]int8(nil), w...)
+		scratch := make([]int8, len(w)+3)
+		got, ok := packInPlace(own, scratch, bias, kh, kw, cin, cout)
+		if !ok {
+			if !slices.Equal(own, w) {
+				t.Fatalf("%v: not packed in place, but the weights changed", s)
+			}
+			continue
+		}
+		inPlace++
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v: packed in place differs from PackConvInt8", s)
+		}
+		if unsafe.Pointer(unsafe.SliceData(got.w)) != unsafe.Pointer(unsafe.SliceData(own)) {
+			t.Fatalf("%v: packed into new memory", s)
+		}
+	}
+	t.Logf("%d shapes packed in place (convWeight is %d bytes)", inPlace, unsafe.Sizeof(convWeight(0)))
 }

@@ -143,8 +143,14 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 	slices.SortFunc(r.fills, func(a, b fill) int { return a.t.Offsets[0] - b.t.Offsets[0] })
 	var (
 		inf     inflater
-		scratch []byte // one compressed tensor at a time
+		largest int
 	)
+	for _, fl := range r.fills {
+		if fl.deflated {
+			largest = max(largest, fl.t.Offsets[1]-fl.t.Offsets[0])
+		}
+	}
+	scratch := make([]byte, largest) // one compressed tensor at a time
 	for _, fl := range r.fills {
 		if at := hl + fl.t.Offsets[0]; at != s.off {
 			return nil, nil, formatErr("tensor %q starts at byte %d, but the read is at %d", fl.t.Name, at, s.off)
@@ -156,9 +162,6 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 			continue
 		}
 		n := fl.t.Offsets[1] - fl.t.Offsets[0]
-		if cap(scratch) < n {
-			scratch = make([]byte, n)
-		}
 		if err := s.fill(scratch[:n]); err != nil {
 			return nil, nil, err
 		}
