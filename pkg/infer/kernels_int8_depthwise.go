@@ -24,7 +24,7 @@ func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 			folded[i] -= zx * int32(v)
 		}
 	}
-	if depthwiseVector(y, ys, x, xs, zx, w, folded, kh, kw, sh, sw, pad, rq) {
+	if depthwiseVector(y, ys, x, xs, zx, w, folded, kh, kw, sh, sw, pad, rq, pair) {
 		return
 	}
 	// Output columns [ox0, ox1) and rows [oy0, oy1) have their window inside x.

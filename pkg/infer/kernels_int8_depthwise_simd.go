@@ -2,8 +2,6 @@
 
 package infer
 
-import "unsafe"
-
 // depthwiseMaxTaps bounds the window depthwiseVector takes (KH·KW); larger
 // windows take the scalar path.
 const depthwiseMaxTaps = 64
@@ -15,7 +13,7 @@ const depthwiseMaxTaps = 64
 // the raw uint8 inputs: a product x·w lies in [−32640, 32385] and is exact
 // in int16, and the int32 sums wrap exactly like DepthwiseInt8Ref's. A
 // padding cell reads as zx, which cancels its share of the fold.
-func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant) bool {
+func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, scratch []int64) bool {
 	taps := kh * kw
 	if taps > depthwiseMaxTaps || !depthwiseVectorOK() {
 		return false
@@ -25,7 +23,7 @@ func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int
 	pixels := ys.H * ys.W
 	// offs[j][t] is the offset in x of window cell t of pixel j, −1 for padding.
 	var offs [2][depthwiseMaxTaps]int
-	var acc [2][depthwiseChans]int32
+	zrow := zeroPointRow(scratch, c, uint8(zx))
 	for p := 0; p < pixels; p += 2 {
 		np := min(2, pixels-p)
 		for j := range offs {
@@ -44,15 +42,7 @@ func depthwiseVector(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int
 				}
 			}
 		}
-		for cb := 0; cb < c16; cb += depthwiseChans {
-			depthwiseDot(&acc, x, offs[0][:taps], offs[1][:taps], uint8(zx), w, c, cb, (*[depthwiseChans]int32)(folded[cb:]))
-			// Both pixels in one call: in wasm a call costs as much as
-			// requantizing a few channels.
-			done := rq.applyRowsVector(y[p*c+cb:], c, unsafe.Slice(&acc[0][0], 2*depthwiseChans), depthwiseChans, np, depthwiseChans, cb)
-			for j := 0; j < np && done < depthwiseChans; j++ {
-				rq.applyRow(y[(p+j)*c+cb+done:], acc[j][done:], cb+done)
-			}
-		}
+		depthwiseBlocksPair(y, p, np, c16, x, &offs, taps, zrow, uint8(zx), w, folded, rq)
 		// Channels past the last whole vector, one at a time.
 		for j := range np {
 			o := offs[j][:taps]

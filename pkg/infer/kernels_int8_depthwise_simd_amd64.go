@@ -2,7 +2,10 @@
 
 package infer
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // depthwiseChans is the channels per vector block of depthwiseVector.
 const depthwiseChans = 16
@@ -10,6 +13,23 @@ const depthwiseChans = 16
 var hasAVX2 = archsimd.X86.AVX2()
 
 func depthwiseVectorOK() bool { return hasAVX2 }
+
+// zeroPointRow is for the wasm kernel; AVX2's reads padding as a vector.
+func zeroPointRow(scratch []int64, c int, zx uint8) []uint8 { return nil }
+
+// depthwiseBlocksPair computes channels 0..c16−1 (whole blocks of 16) of
+// pixels p and p+1 (np of them are real) from the window offsets offs.
+func depthwiseBlocksPair(y []uint8, p, np, c16 int, x []uint8, offs *[2][depthwiseMaxTaps]int, taps int, zrow []uint8, zx uint8, w []int8, folded []int32, rq *Requant) {
+	c := len(folded)
+	var acc [2][depthwiseChans]int32
+	for cb := 0; cb < c16; cb += depthwiseChans {
+		depthwiseDot(&acc, x, offs[0][:taps], offs[1][:taps], zx, w, c, cb, (*[depthwiseChans]int32)(folded[cb:]))
+		done := rq.applyRowsVector(y[p*c+cb:], c, unsafe.Slice(&acc[0][0], 2*depthwiseChans), depthwiseChans, np, depthwiseChans, cb)
+		for j := 0; j < np && done < depthwiseChans; j++ {
+			rq.applyRow(y[(p+j)*c+cb+done:], acc[j][done:], cb+done)
+		}
+	}
+}
 
 // depthwiseDot sets acc[j] to b plus the dot product over the window
 // cells o0 (pixel 0) and o1 (pixel 1) of channels cb..cb+15, with AVX2:

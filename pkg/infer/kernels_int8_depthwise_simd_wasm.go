@@ -2,52 +2,70 @@
 
 package infer
 
-import "simd/archsimd"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // depthwiseChans is the channels per vector block of depthwiseVector.
 const depthwiseChans = 16
 
 func depthwiseVectorOK() bool { return true }
 
-// depthwiseDot sets acc[j] to b plus the dot product over the window
-// cells o0 (pixel 0) and o1 (pixel 1) of channels cb..cb+15, in i32x4
-// lanes via i32x4.extmul_{low,high}_i16x8_s.
-func depthwiseDot(acc *[2][depthwiseChans]int32, x []uint8, o0, o1 []int, zx uint8, w []int8, c, cb int, b *[depthwiseChans]int32) {
-	a00 := archsimd.LoadInt32x4Array((*[4]int32)(b[0:4]))
-	a01 := archsimd.LoadInt32x4Array((*[4]int32)(b[4:8]))
-	a02 := archsimd.LoadInt32x4Array((*[4]int32)(b[8:12]))
-	a03 := archsimd.LoadInt32x4Array((*[4]int32)(b[12:16]))
-	a10, a11, a12, a13 := a00, a01, a02, a03
-	zv := archsimd.BroadcastUint8x16(zx)
-	o1 = o1[:len(o0)]
-	for t, off := range o0 {
-		wv := archsimd.LoadInt8x16Array((*[16]int8)(w[t*c+cb:]))
-		wl, wh := wv.ExtendLo8ToInt16(), wv.ExtendHi8ToInt16()
-		xv := zv
-		if off >= 0 {
-			xv = archsimd.LoadUint8x16Array((*[16]uint8)(x[off+cb:]))
-		}
-		xl, xh := xv.ExtendLo8ToUint16().BitsToInt16(), xv.ExtendHi8ToUint16().BitsToInt16()
-		a00 = a00.Add(xl.MulWidenLo(wl))
-		a01 = a01.Add(xl.MulWidenHi(wl))
-		a02 = a02.Add(xh.MulWidenLo(wh))
-		a03 = a03.Add(xh.MulWidenHi(wh))
-		xv = zv
-		if off := o1[t]; off >= 0 {
-			xv = archsimd.LoadUint8x16Array((*[16]uint8)(x[off+cb:]))
-		}
-		xl, xh = xv.ExtendLo8ToUint16().BitsToInt16(), xv.ExtendHi8ToUint16().BitsToInt16()
-		a10 = a10.Add(xl.MulWidenLo(wl))
-		a11 = a11.Add(xl.MulWidenHi(wl))
-		a12 = a12.Add(xh.MulWidenLo(wh))
-		a13 = a13.Add(xh.MulWidenHi(wh))
+// zeroPointRow returns c bytes of zx in scratch's memory: the row that
+// depthwiseBlocks reads for a padding cell.
+func zeroPointRow(scratch []int64, c int, zx uint8) []uint8 {
+	row := unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(scratch))), 8*len(scratch))[:c]
+	for i := range row {
+		row[i] = zx
 	}
-	a00.StoreArray((*[4]int32)(acc[0][0:4]))
-	a01.StoreArray((*[4]int32)(acc[0][4:8]))
-	a02.StoreArray((*[4]int32)(acc[0][8:12]))
-	a03.StoreArray((*[4]int32)(acc[0][12:16]))
-	a10.StoreArray((*[4]int32)(acc[1][0:4]))
-	a11.StoreArray((*[4]int32)(acc[1][4:8]))
-	a12.StoreArray((*[4]int32)(acc[1][8:12]))
-	a13.StoreArray((*[4]int32)(acc[1][12:16]))
+	return row
 }
+
+// depthwiseBlocksPair computes channels 0..c16−1 (whole blocks of 16) of
+// pixels p and p+1 (np of them are real) from the window offsets offs, a
+// padding cell (−1) reading zrow: one depthwiseBlocks call for every block
+// the vector requantization takes.
+func depthwiseBlocksPair(y []uint8, p, np, c16 int, x []uint8, offs *[2][depthwiseMaxTaps]int, taps int, zrow []uint8, zx uint8, w []int8, folded []int32, rq *Requant) {
+	c := len(folded)
+	nb := c16 / depthwiseChans
+	if nb == 0 {
+		return
+	}
+	// What depthwiseBlocks reads and writes must lie inside the slices.
+	_ = y[(p+np-1)*c+c16-1]
+	_ = w[(taps-1)*c+c16-1]
+	_ = zrow[c16-1]
+	_ = rq.vec[nb-1]
+	var addrs [2][depthwiseMaxTaps]uintptr
+	xa, za := uintptr(unsafe.Pointer(unsafe.SliceData(x))), uintptr(unsafe.Pointer(unsafe.SliceData(zrow)))
+	for j := range addrs {
+		for t, o := range offs[j][:taps] {
+			addrs[j][t] = za
+			if o >= 0 {
+				_ = x[o+c16-1]
+				addrs[j][t] = xa + uintptr(o)
+			}
+		}
+	}
+	var y1 *uint8
+	if np == 2 {
+		y1 = &y[(p+1)*c]
+	}
+	var acc [2][depthwiseChans]int32
+	for b := 0; b < nb; b++ {
+		if b = depthwiseBlocks(&addrs, taps, &w[0], c, &folded[0], &rq.vec[0], b, nb, &y[p*c], y1, &acc); b == nb {
+			break
+		}
+		for j := range np { // block b is left to the scalar requantization
+			rq.applyRow(y[(p+j)*c+b*depthwiseChans:], acc[j][:], b*depthwiseChans)
+		}
+	}
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(zrow)
+}
+
+// depthwiseBlocks is the wasm SIMD128 kernel (kernels_int8_depthwise_wasm.s).
+//
+//go:noescape
+func depthwiseBlocks(addrs *[2][depthwiseMaxTaps]uintptr, taps int, w *int8, c int, folded *int32, vec *requantConsts, b, nb int, y0, y1 *uint8, acc *[2][depthwiseChans]int32) int

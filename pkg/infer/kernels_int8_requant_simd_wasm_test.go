@@ -22,6 +22,7 @@ func TestRequantConstsLayout(t *testing.T) {
 		{"k", unsafe.Offsetof(k.k), 208},
 		{"lo", unsafe.Offsetof(k.lo), 216},
 		{"hi", unsafe.Offsetof(k.hi), 232},
+		{"size (depthwiseBlocks steps by it)", unsafe.Sizeof(k), 248},
 	} {
 		if f.got != f.want {
 			t.Errorf("requantConsts.%s at offset %d, requant16 reads it at %d", f.name, f.got, f.want)
