@@ -82,3 +82,34 @@ func FuzzDepthwiseInt8(f *testing.F) {
 		checkDepthwiseInt8(t, r, hh, ww, int(c%40)+1, int(kh), int(kw), sh, sw, p, float64(stride)/255)
 	})
 }
+
+// TestDepthwiseInt8ScalarBlock gives the middle block of 16 channels
+// multipliers of 1 or more, which the vector requantization leaves to the
+// scalar loop (newRequantConsts), between two blocks it takes.
+func TestDepthwiseInt8ScalarBlock(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, odd := range []bool{false, true} { // an odd pixel count ends on a single pixel
+		cc := newConvInt8Case(r, 5, 5, 48, 48, 3, 3, 1, 1, Pad{1, 1, 1, 1}, 0.3)
+		if odd {
+			cc = newConvInt8Case(r, 5, 5, 48, 48, 3, 3, 2, 2, Pad{1, 1, 1, 1}, 0.3)
+		}
+		cc.w = cc.w[:9*48]
+		ws := make([]float32, 48)
+		for c := range ws {
+			ws[c] = 1.0 / 64
+			if c >= 16 && c < 32 {
+				ws[c] = 8 // multiplier 0.05·8/0.2 = 2
+			}
+		}
+		rq := NewRequant(0.05, ws, QParams{Scale: 0.2, Zero: 100}, ActLinear)
+		want := make([]uint8, cc.ys.Size())
+		DepthwiseInt8Ref(want, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, 3, 3, cc.sh, cc.sw, cc.pad, rq, make([]int32, 48))
+		got := make([]uint8, cc.ys.Size())
+		DepthwiseInt8(got, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, 3, 3, cc.sh, cc.sw, cc.pad, rq, make([]int32, 96), make([]int64, 48))
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("odd=%v: element %d (channel %d) = %d, DepthwiseInt8Ref gives %d", odd, i, i%48, got[i], want[i])
+			}
+		}
+	}
+}
