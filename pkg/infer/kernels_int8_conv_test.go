@@ -145,6 +145,7 @@ func BenchmarkConvInt8(b *testing.B) {
 		zeros                       float64
 	}{
 		{"stem224", 224, 224, 3, 32, 3, 3, 2, Pad{0, 1, 0, 1}, 0},
+		{"stem224as1x1", 112, 112, 27, 32, 1, 1, 1, Pad{}, 0}, // the same work, im2col'd
 		{"expand28", 28, 28, 32, 192, 1, 1, 1, Pad{}, 0},
 		{"project14", 14, 14, 384, 64, 1, 1, 1, Pad{}, 0.3},
 		{"incep3x3", 35, 35, 64, 96, 3, 3, 1, Pad{1, 1, 1, 1}, 0.5},
