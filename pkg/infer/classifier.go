@@ -45,6 +45,8 @@ type slot struct {
 // image for it.
 type rgbRunner interface {
 	RunRGB(pix []uint8, w, h int) []float32
+	LoadRGB(w, h int, rows RowSource)
+	RunLoaded() []float32
 }
 
 // NewClassifier makes a Classifier whose runners come from newRunner.
@@ -125,6 +127,50 @@ func (c *Classifier) ClassifyRGB(pix []uint8, w, h int) ([]float32, error) {
 	}
 	if len(out) != len(c.Classes) {
 		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(c.Classes))
+	}
+	return append([]float32(nil), out...), nil
+}
+
+// Prepared is an image preprocessed into a runner of its Classifier, which
+// it holds until Run.
+type Prepared struct {
+	c   *Classifier
+	s   *slot
+	run func() []float32
+}
+
+// PrepareRGB preprocesses a w×h RGB image now, reading it row by row from
+// rows, so that it need not be held whole, and Run classifies it later:
+// the wasm module reads a canvas's pixels during its classify call (the
+// caller may reuse them once it returns) and runs the network afterwards.
+// Run must be called once; until then the runner is taken.
+func (c *Classifier) PrepareRGB(w, h int, rows RowSource) (*Prepared, error) {
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("infer: RGB image %dx%d", w, h)
+	}
+	s := c.get()
+	p := &Prepared{c: c, s: s}
+	if r, ok := s.r.(rgbRunner); ok {
+		r.LoadRGB(w, h, rows)
+		p.run = r.RunLoaded
+	} else {
+		for y := range c.Size {
+			preprocessRow(s.input[y*c.Size*3:][:c.Size*3], rows, w, h, c.Size, y)
+		}
+		p.run = func() []float32 { return s.r.Run(s.input) }
+	}
+	return p, nil
+}
+
+// Run classifies the prepared image and gives its runner back.
+func (p *Prepared) Run() ([]float32, error) {
+	if p.s == nil {
+		return nil, fmt.Errorf("infer: Prepared.Run called twice")
+	}
+	defer func() { p.c.put(p.s); p.s = nil }()
+	out := p.run()
+	if len(out) != len(p.c.Classes) {
+		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(p.c.Classes))
 	}
 	return append([]float32(nil), out...), nil
 }

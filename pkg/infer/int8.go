@@ -197,17 +197,30 @@ func (e *Int8) RunTrace(input []float32, trace func(op int, y []uint8)) []float3
 // quantized into the input tensor as it is made: the same result as
 // Run(Preprocess(…)) without holding the float image (0.6 MB at 224×224).
 func (e *Int8) RunRGB(pix []uint8, w, h int) []float32 {
-	q := e.q
-	s := q.InputSize
 	if w <= 0 || h <= 0 || len(pix) < w*h*3 {
 		panic(fmt.Sprintf("infer: Int8.RunRGB: %dx%d image with %d bytes", w, h, len(pix)))
 	}
+	e.LoadRGB(w, h, pixRows(pix, w))
+	return e.RunLoaded()
+}
+
+// LoadRGB preprocesses a w×h RGB image read row by row from rows into the
+// quantized input, for RunLoaded: the image need not be held whole (the
+// wasm module reads a canvas's rows from JavaScript as it goes).
+func (e *Int8) LoadRGB(w, h int, rows RowSource) {
+	q := e.q
+	s := q.InputSize
+	if w <= 0 || h <= 0 {
+		panic(fmt.Sprintf("infer: Int8.LoadRGB: %dx%d image", w, h))
+	}
 	for r := range s {
-		preprocessRow(e.row, pix, w, h, s, r)
+		preprocessRow(e.row, rows, w, h, s, r)
 		QuantizeInput(e.bufs[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
 	}
-	return e.runOps(nil)
 }
+
+// RunLoaded runs the network on the input LoadRGB made.
+func (e *Int8) RunLoaded() []float32 { return e.runOps(nil) }
 
 // runOps runs every op on the quantized input in e.bufs[0].
 func (e *Int8) runOps(trace func(op int, y []uint8)) []float32 {

@@ -378,3 +378,57 @@ func TestInt8RunRGB(t *testing.T) {
 		}
 	}
 }
+
+// ringRows is a RowSource as the wasm module makes one: each row is copied
+// into the older of two buffers, so a row is overwritten two calls later,
+// which is all RowSource promises. It counts the calls.
+func ringRows(pix []uint8, w int, calls *int) infer.RowSource {
+	bufs := [2][]uint8{make([]uint8, w*3), make([]uint8, w*3)}
+	return func(y int) []uint8 {
+		b := bufs[*calls%2]
+		*calls++
+		copy(b, pix[y*w*3:][:w*3])
+		return b
+	}
+}
+
+// TestClassifierPrepareRGB checks that an image read row by row through a
+// reusing RowSource, then run, gives ClassifyRGB's bits, for the int8 and
+// the float classifier, reading each output row's one or two source rows.
+func TestClassifierPrepareRGB(t *testing.T) {
+	q := readTiny(t)
+	s := q.InputSize
+	// A Runner without LoadRGB, as the float engine is: the classifier
+	// preprocesses into a float image for it.
+	plain := infer.NewClassifier(s, q.Classes, func() infer.Runner { return struct{ infer.Runner }{infer.NewInt8(readTiny(t))} })
+	classifiers := map[string]*infer.Classifier{"int8": infer.NewInt8Classifier(q), "plain runner": plain}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, wh := range [][2]int{{s, s}, {1, 1}, {s + 1, s}, {3 * s, 2 * s}, {7, 40}, {s - 1, s - 1}} {
+		w, h := wh[0], wh[1]
+		pix := make([]uint8, w*h*3)
+		for i := range pix {
+			pix[i] = uint8(rng.Uint32())
+		}
+		for name, c := range classifiers {
+			want, err := c.ClassifyRGB(pix, w, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			p, err := c.PrepareRGB(w, h, ringRows(pix, w, &calls))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Run()
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("%s %dx%d: PrepareRGB then Run %v (%v), ClassifyRGB %v", name, w, h, got, err, want)
+			}
+			if max := 2 * s; calls > max {
+				t.Errorf("%s %dx%d: %d rows read for %d output rows", name, w, h, calls, s)
+			}
+			if _, err := p.Run(); err == nil {
+				t.Errorf("%s: a second Run did not fail", name)
+			}
+		}
+	}
+}

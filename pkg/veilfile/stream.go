@@ -46,7 +46,7 @@ type stream struct {
 	r    *bufio.Reader
 	size int
 	off  int       // bytes read
-	h    hash.Hash // the checksum's SHA-256, fed from the end of the header on
+	h    hash.Hash // the checksum's SHA-256: the header, its checksum zeroed, then each byte read
 	sum  string    // the stored checksum, once the header is read
 }
 
