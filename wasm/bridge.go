@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall/js"
 
+	"github.com/hack-pad/safejs"
 	"github.com/veil-ml/veil/pkg/infer"
 	"github.com/veil-ml/veil/wasm/internal/modelcache"
 )
@@ -27,6 +28,8 @@ type bridge struct {
 
 	funcs []js.Func // the methods, released by exit
 	done  chan struct{}
+
+	rows rgbaRows // classify's canvas rows: one call reads them at a time
 }
 
 // loadedModel is a model file turned into a classifier.
@@ -291,15 +294,14 @@ func (b *bridge) classify(args []js.Value) any {
 			return p, nil
 		}
 	} else {
-		rgb, w, h, err := rgbFromRGBA(input, m.classifier)
+		prep, err := b.prepareRGBA(input, m.classifier)
 		if err != nil {
 			return rejected(err)
 		}
 		work = func() ([]float32, error) {
-			defer putPixelBuffer(rgb)
-			p, err := m.classifier.ClassifyRGB(rgb, w, h)
+			p, err := prep.Run()
 			if err != nil {
-				return nil, newError(codeBadInput, err, "classify")
+				return nil, newError(codeInternal, err, "classify")
 			}
 			return p, nil
 		}
@@ -318,61 +320,114 @@ func (b *bridge) classify(args []js.Value) any {
 	})
 }
 
-// rgbFromRGBA copies input.rgba (RGBA, 4 bytes a pixel) into Go as RGB,
-// dropping alpha as tf.browser.fromPixels does with canvas pixels.
-func rgbFromRGBA(input js.Value, c *infer.Classifier) ([]uint8, int, int, error) {
+// prepareRGBA preprocesses input.rgba (RGBA, 4 bytes a pixel, width ×
+// height) into one of c's runners now, reading it from JavaScript a row at
+// a time (rgbaRows): the caller may reuse its pixels once classify returns,
+// and the engine's memory (which never shrinks) need not hold the image.
+func (b *bridge) prepareRGBA(input js.Value, c *infer.Classifier) (*infer.Prepared, error) {
 	rgbaV, wV, hV := input.Get("rgba"), input.Get("width"), input.Get("height")
 	if rgbaV.IsUndefined() {
-		return nil, 0, 0, newError(codeBadInput, nil, "classify: input must have bytes, or rgba with width and height")
+		return nil, newError(codeBadInput, nil, "classify: input must have bytes, or rgba with width and height")
 	}
 	if wV.Type() != js.TypeNumber || hV.Type() != js.TypeNumber {
-		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba input needs numeric width and height")
+		return nil, newError(codeBadInput, nil, "classify: rgba input needs numeric width and height")
 	}
 	w, h := wV.Int(), hV.Int()
 	if w <= 0 || h <= 0 {
-		return nil, 0, 0, newError(codeBadInput, nil, "classify: image is %dx%d", w, h)
+		return nil, newError(codeBadInput, nil, "classify: image is %dx%d", w, h)
 	}
 	lim := c.Limits
 	if int64(w)*int64(h) > lim.MaxPixels || (lim.MaxWidth > 0 && w > lim.MaxWidth) || (lim.MaxHeight > 0 && h > lim.MaxHeight) {
-		return nil, 0, 0, newError(codeBadImage, nil, "image is %dx%d, over the limit of %dx%d and %d pixels", w, h, lim.MaxWidth, lim.MaxHeight, lim.MaxPixels)
+		return nil, newError(codeBadImage, nil, "image is %dx%d, over the limit of %dx%d and %d pixels", w, h, lim.MaxWidth, lim.MaxHeight, lim.MaxPixels)
 	}
-	buf, _ := pixelBuffers.Get().([]byte)
-	rgba, err := bytesFromJSInto(buf, safe(rgbaV))
+	u8, err := toUint8Array(safe(rgbaV))
 	if err != nil {
-		putPixelBuffer(buf)
-		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba must be a Uint8Array or Uint8ClampedArray, got %s", describe(rgbaV))
+		return nil, newError(codeBadInput, nil, "classify: rgba must be a Uint8Array or Uint8ClampedArray, got %s", describe(rgbaV))
 	}
-	if len(rgba) != w*h*4 {
-		putPixelBuffer(rgba)
-		return nil, 0, 0, newError(codeBadInput, nil, "classify: rgba for %dx%d needs %d bytes, have %d", w, h, w*h*4, len(rgba))
+	if n, err := u8.Length(); err != nil || n != w*h*4 {
+		return nil, newError(codeBadInput, err, "classify: rgba for %dx%d needs %d bytes, have %d", w, h, w*h*4, n)
 	}
-	return dropAlpha(rgba, w*h), w, h, nil
+	b.rows.reset(u8, w, h)
+	p, err := c.PrepareRGB(w, h, b.rows.row)
+	if err == nil && b.rows.err != nil {
+		p.Release()
+		err = b.rows.err
+	}
+	b.rows.src = safejs.Undefined() // drop the caller's array
+	if err != nil {
+		return nil, newError(codeBadInput, err, "classify: reading rgba")
+	}
+	return p, nil
 }
 
-// dropAlpha turns n RGBA pixels into RGB in place: pixel i is read before it
-// is overwritten. It is a function of its own, not inlined, so that V8
-// recompiles this hot loop alone rather than all of rgbFromRGBA.
-//
-//go:noinline
-func dropAlpha(rgba []byte, n int) []byte {
-	rgb := rgba[:n*3]
-	for i := range n {
-		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = rgba[4*i], rgba[4*i+1], rgba[4*i+2]
+// rgbaRows reads rows of an RGBA image from a JavaScript Uint8Array as RGB,
+// for infer.Classifier.PrepareRGB: each into the older of two buffers, so
+// a row stays as it is until two more are read (infer.RowSource), and a
+// row asked for again is not read again. Rows come from JavaScript a band
+// of rowsBandBytes at a time: a call into JavaScript per row would cost
+// more than copying the rows it skips.
+type rgbaRows struct {
+	src  safejs.Value // Uint8Array of w×h×4 bytes
+	w, h int
+	band []byte    // rows band0.. as read, RGBA
+	b0   int       // the band's first row; −1: none
+	nb   int       // rows in the band
+	rgb  [2][]byte // the last two rows returned, as RGB
+	y    [2]int    // their row numbers (−1: none)
+	last int       // the buffer returned last
+	err  error     // the first failure to read
+}
+
+// rowsBandBytes bounds the RGBA rows rgbaRows holds at once.
+const rowsBandBytes = 64 << 10
+
+func (r *rgbaRows) reset(src safejs.Value, w, h int) {
+	r.src, r.w, r.h, r.err, r.y, r.last, r.b0, r.nb = src, w, h, nil, [2]int{-1, -1}, 0, -1, 0
+	if n := max(w*4, min(rowsBandBytes, w*4*h)); cap(r.band) < n {
+		r.band = make([]byte, n)
 	}
+	if cap(r.rgb[0]) < w*3 {
+		r.rgb = [2][]byte{make([]byte, w*3), make([]byte, w*3)}
+	}
+}
+
+func (r *rgbaRows) row(y int) []uint8 {
+	for i := range r.y {
+		if r.y[i] == y {
+			r.last = i
+			return r.rgb[i][:r.w*3]
+		}
+	}
+	i := 1 - r.last // the older
+	r.y[i], r.last = y, i
+	rgb := r.rgb[i][:r.w*3]
+	n := r.w * 4
+	if r.err == nil && (r.b0 < 0 || y < r.b0 || y >= r.b0+r.nb) {
+		r.b0, r.nb = y, min(r.h-y, max(1, rowsBandBytes/n))
+		view, err := r.src.Call("subarray", y*n, (y+r.nb)*n)
+		if err == nil {
+			_, err = safejs.CopyBytesToGo(r.band[:r.nb*n], view)
+		}
+		if err != nil {
+			r.err, r.b0 = fmt.Errorf("rows %d to %d: %w", y, y+r.nb-1, err), -1
+		}
+	}
+	if r.err != nil {
+		clear(rgb)
+		return rgb
+	}
+	dropAlpha(rgb, r.band[(y-r.b0)*n:][:n])
 	return rgb
 }
 
-// pixelBuffers holds the buffers classify copied canvas pixels into, for
-// the next calls: a page classifies image after image, and as garbage those
-// copies would grow the heap (wasm memory keeps its peak size for good).
-var pixelBuffers sync.Pool
-
-// maxPooledPixels bounds the buffers kept (a 2 MP image's RGBA).
-const maxPooledPixels = 8 << 20
-
-func putPixelBuffer(b []byte) {
-	if b != nil && cap(b) <= maxPooledPixels {
-		pixelBuffers.Put(b[:0]) //nolint:staticcheck // a slice header's allocation is nothing next to its pixels
+// dropAlpha copies RGBA pixels into rgb as RGB. It is a function of its
+// own, not inlined, so that V8 recompiles this hot loop alone.
+//
+//go:noinline
+func dropAlpha(rgb, rgba []byte) {
+	rgb = rgb[:len(rgba)/4*3]
+	for i := range len(rgba) / 4 {
+		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = rgba[4*i], rgba[4*i+1], rgba[4*i+2]
 	}
 }
 

@@ -167,7 +167,7 @@ func TestBridgeClassify(t *testing.T) {
 			t.Errorf("%s: bytes %v, rgba %v", k, v, pr[k])
 		}
 	}
-	// Pixel buffers are reused (pixelBuffers): a larger image between two
+	// Row buffers are reused (rgbaRows): a larger image between two
 	// classifications of the same one changes nothing.
 	if _, err := call(t, b, "classify", id, obj("rgba", u8(bytes.Repeat([]byte{0, 255, 9, 255}, 64)), "width", 8, "height", 8), 0); err != nil {
 		t.Fatal(err)
@@ -434,5 +434,48 @@ func TestBridgeLoadVeilFileStreamed(t *testing.T) {
 	release()
 	if code != codeBadModel || !strings.Contains(msg, "checksum mismatch") {
 		t.Errorf("corrupted file: %s %q, want %s with a checksum mismatch", code, msg, codeBadModel)
+	}
+}
+
+// TestBridgeClassifyRGBASnapshot checks that classify reads the pixels
+// during the call: changing them once it returns, before its Promise
+// settles, does not change the answer. The image is larger than the model
+// input, read row by row (rgbaRows).
+func TestBridgeClassifyRGBASnapshot(t *testing.T) {
+	b := newBridge()
+	file, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "test"}, veilfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := call(t, b, "load", u8(file), js.Undefined())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Get("id")
+	pix := make([]byte, 37*29*4)
+	for i := range pix {
+		pix[i] = byte(i*31 + i/97)
+	}
+	want, err := call(t, b, "classify", id, obj("rgba", u8(pix), "width", 37, "height", 29), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba := u8(pix)
+	p := b.object().Call("classify", id, obj("rgba", rgba, "width", 37, "height", 29), 0)
+	js.CopyBytesToJS(rgba, make([]byte, len(pix))) // the caller reuses its buffer
+	got, err := await(safe(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := probsOf(safejs.Unsafe(got)), probsOf(want); !maps.Equal(g, w) {
+		t.Errorf("pixels changed after classify returned: %v, want %v", g, w)
+	}
+	// The test can fail: the changed pixels give another answer.
+	zeros, err := call(t, b, "classify", id, obj("rgba", rgba, "width", 37, "height", 29), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maps.Equal(probsOf(zeros), probsOf(want)) {
+		t.Error("a black image and the test image give the same answer")
 	}
 }

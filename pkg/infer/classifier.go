@@ -143,7 +143,7 @@ type Prepared struct {
 // rows, so that it need not be held whole, and Run classifies it later:
 // the wasm module reads a canvas's pixels during its classify call (the
 // caller may reuse them once it returns) and runs the network afterwards.
-// Run must be called once; until then the runner is taken.
+// Run (or Release) must be called once; until then the runner is taken.
 func (c *Classifier) PrepareRGB(w, h int, rows RowSource) (*Prepared, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("infer: RGB image %dx%d", w, h)
@@ -165,14 +165,23 @@ func (c *Classifier) PrepareRGB(w, h int, rows RowSource) (*Prepared, error) {
 // Run classifies the prepared image and gives its runner back.
 func (p *Prepared) Run() ([]float32, error) {
 	if p.s == nil {
-		return nil, fmt.Errorf("infer: Prepared.Run called twice")
+		return nil, fmt.Errorf("infer: Prepared.Run after Run or Release")
 	}
-	defer func() { p.c.put(p.s); p.s = nil }()
+	defer p.Release()
 	out := p.run()
 	if len(out) != len(p.c.Classes) {
 		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(p.c.Classes))
 	}
 	return append([]float32(nil), out...), nil
+}
+
+// Release gives the runner back without running (when reading the image
+// failed); Run and Release after it do nothing.
+func (p *Prepared) Release() {
+	if p.s != nil {
+		p.c.put(p.s)
+		p.s = nil
+	}
 }
 
 // ClassifyBytes decodes an encoded image (JPEG, PNG, GIF, WebP) within the
