@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall/js"
@@ -248,11 +249,13 @@ func (b *bridge) load(args []js.Value) any {
 			js.CopyBytesToJS(u8, data)
 			result.Set("bytes", u8)
 		}
-		// Pack the weights now, not in the first classify: the owning
-		// packing ends with a collection (of these file bytes too, and the
-		// decoding garbage) before the runner's buffers are made, which
-		// then reuse that memory rather than growing the heap.
+		// Collect the file bytes and the decoding garbage now, so that
+		// packing the weights reuses that memory rather than growing the
+		// heap; pack them now, not in the first classify, for the same
+		// reason (the raw weights are collected before the runner's
+		// buffers are made).
 		data, fromBytes = nil, nil
+		runtime.GC()
 		m.classifier.Warm()
 		if store != nil {
 			// Wasm goroutines take turns, so this one starts the IndexedDB
