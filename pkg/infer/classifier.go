@@ -44,7 +44,6 @@ type slot struct {
 // row by row into its quantized input: the classifier then keeps no float
 // image for it.
 type rgbRunner interface {
-	RunRGB(pix []uint8, w, h int) []float32
 	LoadRGB(w, h int, rows RowSource)
 	RunLoaded() []float32
 }
@@ -116,27 +115,18 @@ func (c *Classifier) ClassifyRGB(pix []uint8, w, h int) ([]float32, error) {
 	if w <= 0 || h <= 0 || len(pix) != w*h*3 {
 		return nil, fmt.Errorf("infer: RGB image %dx%d needs %d bytes, have %d", w, h, max(w*h*3, 0), len(pix))
 	}
-	s := c.get()
-	defer c.put(s)
-	var out []float32
-	if r, ok := s.r.(rgbRunner); ok {
-		out = r.RunRGB(pix, w, h)
-	} else {
-		Preprocess(s.input, pix, w, h, c.Size)
-		out = s.r.Run(s.input)
+	p, err := c.PrepareRGB(w, h, pixRows(pix, w))
+	if err != nil {
+		return nil, err
 	}
-	if len(out) != len(c.Classes) {
-		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(c.Classes))
-	}
-	return append([]float32(nil), out...), nil
+	return p.Run()
 }
 
 // Prepared is an image preprocessed into a runner of its Classifier, which
-// it holds until Run.
+// it holds until Run or Release.
 type Prepared struct {
-	c   *Classifier
-	s   *slot
-	run func() []float32
+	c *Classifier
+	s *slot
 }
 
 // PrepareRGB preprocesses a w×h RGB image now, reading it row by row from
@@ -149,17 +139,12 @@ func (c *Classifier) PrepareRGB(w, h int, rows RowSource) (*Prepared, error) {
 		return nil, fmt.Errorf("infer: RGB image %dx%d", w, h)
 	}
 	s := c.get()
-	p := &Prepared{c: c, s: s}
 	if r, ok := s.r.(rgbRunner); ok {
 		r.LoadRGB(w, h, rows)
-		p.run = r.RunLoaded
 	} else {
-		for y := range c.Size {
-			preprocessRow(s.input[y*c.Size*3:][:c.Size*3], rows, w, h, c.Size, y)
-		}
-		p.run = func() []float32 { return s.r.Run(s.input) }
+		preprocessRows(s.input, rows, w, h, c.Size)
 	}
-	return p, nil
+	return &Prepared{c: c, s: s}, nil
 }
 
 // Run classifies the prepared image and gives its runner back.
@@ -168,7 +153,12 @@ func (p *Prepared) Run() ([]float32, error) {
 		return nil, fmt.Errorf("infer: Prepared.Run after Run or Release")
 	}
 	defer p.Release()
-	out := p.run()
+	var out []float32
+	if r, ok := p.s.r.(rgbRunner); ok {
+		out = r.RunLoaded()
+	} else {
+		out = p.s.r.Run(p.s.input)
+	}
 	if len(out) != len(p.c.Classes) {
 		return nil, fmt.Errorf("infer: model gave %d outputs for %d classes", len(out), len(p.c.Classes))
 	}

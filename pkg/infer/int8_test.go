@@ -393,8 +393,9 @@ func ringRows(pix []uint8, w int, calls *int) infer.RowSource {
 }
 
 // TestClassifierPrepareRGB checks that an image read row by row through a
-// reusing RowSource, then run, gives ClassifyRGB's bits, for the int8 and
-// the float classifier, reading each output row's one or two source rows.
+// reusing RowSource, then run, gives Run(Preprocess(…))'s bits, for the
+// int8 classifier and one whose runner preprocesses nothing itself (as the
+// float engine), reading each output row's one or two source rows.
 func TestClassifierPrepareRGB(t *testing.T) {
 	q := readTiny(t)
 	s := q.InputSize
@@ -402,6 +403,8 @@ func TestClassifierPrepareRGB(t *testing.T) {
 	// preprocesses into a float image for it.
 	plain := infer.NewClassifier(s, q.Classes, func() infer.Runner { return struct{ infer.Runner }{infer.NewInt8(readTiny(t))} })
 	classifiers := map[string]*infer.Classifier{"int8": infer.NewInt8Classifier(q), "plain runner": plain}
+	e := infer.NewInt8(readTiny(t))
+	in := make([]float32, s*s*3)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, wh := range [][2]int{{s, s}, {1, 1}, {s + 1, s}, {3 * s, 2 * s}, {7, 40}, {s - 1, s - 1}} {
 		w, h := wh[0], wh[1]
@@ -409,11 +412,9 @@ func TestClassifierPrepareRGB(t *testing.T) {
 		for i := range pix {
 			pix[i] = uint8(rng.Uint32())
 		}
+		infer.Preprocess(in, pix, w, h, s)
+		want := append([]float32(nil), e.Run(in)...)
 		for name, c := range classifiers {
-			want, err := c.ClassifyRGB(pix, w, h)
-			if err != nil {
-				t.Fatal(err)
-			}
 			calls := 0
 			p, err := c.PrepareRGB(w, h, ringRows(pix, w, &calls))
 			if err != nil {
@@ -421,7 +422,7 @@ func TestClassifierPrepareRGB(t *testing.T) {
 			}
 			got, err := p.Run()
 			if err != nil || !slices.Equal(got, want) {
-				t.Fatalf("%s %dx%d: PrepareRGB then Run %v (%v), ClassifyRGB %v", name, w, h, got, err, want)
+				t.Fatalf("%s %dx%d: PrepareRGB then Run %v (%v), Run(Preprocess) %v", name, w, h, got, err, want)
 			}
 			if max := 2 * s; calls > max {
 				t.Errorf("%s %dx%d: %d rows read for %d output rows", name, w, h, calls, s)

@@ -15,7 +15,11 @@ func Preprocess(dst []float32, pix []uint8, w, h, s int) {
 	if w <= 0 || h <= 0 || len(pix) < w*h*3 || len(dst) < s*s*3 {
 		panic("infer: Preprocess: bad shapes")
 	}
-	rows := pixRows(pix, w)
+	preprocessRows(dst, pixRows(pix, w), w, h, s)
+}
+
+// preprocessRows is Preprocess reading the image through rows.
+func preprocessRows(dst []float32, rows RowSource, w, h, s int) {
 	for r := range s {
 		preprocessRow(dst[r*s*3:][:s*3], rows, w, h, s, r)
 	}
