@@ -16,6 +16,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/veil-ml/veil/pkg/infer"
+	"github.com/veil-ml/veil/pkg/veilfile"
 	"github.com/veil-ml/veil/wasm/internal/modelcache"
 )
 
@@ -122,7 +123,7 @@ func (b *bridge) load(args []js.Value) any {
 			switch {
 			case err != nil:
 				return rejected(err)
-			case !returnBytes && isVeilFile(head):
+			case !returnBytes && veilfile.HasMagic(head):
 				file, fromBytes = f, head
 			default:
 				rest := make([]byte, f.size-len(head))

@@ -230,7 +230,7 @@ func (r *nodeFile) Read(p []byte) (int, error) {
 }
 
 // sniffNodeFile opens f and reads its first bytes, enough to tell a .veil
-// file (isVeilFile) and to name a wrong one (openModel).
+// file (veilfile.HasMagic) and to name a wrong one (openModel).
 func sniffNodeFile(f safejs.Value) (*nodeFile, []byte, error) {
 	r, err := openNodeFile(f)
 	if err != nil {

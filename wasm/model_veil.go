@@ -33,12 +33,6 @@ func openVeilStream(r io.Reader, size int) (*modelFile, error) {
 	return veilModel(q, meta), nil
 }
 
-// isVeilFile reports whether head, a file's first bytes, starts as a .veil
-// file does.
-func isVeilFile(head []byte) bool {
-	return len(head) >= 8+len(veilfile.Magic) && string(head[8:8+len(veilfile.Magic)]) == veilfile.Magic
-}
-
 func veilModel(q *infer.QNet, meta *veilfile.Meta) *modelFile {
 	adapters := make([]any, len(meta.Adapters))
 	for i, a := range meta.Adapters {

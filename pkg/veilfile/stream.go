@@ -88,6 +88,11 @@ func (s *stream) drain() error {
 	if err != nil || s.off != s.size {
 		return nil // the error already returned says enough
 	}
+	return s.checkSum()
+}
+
+// checkSum compares the checksum of what was read with the stored one.
+func (s *stream) checkSum() error {
 	var digest [32]byte
 	return checkSum(s.sum, [32]byte(s.h.Sum(digest[:0])))
 }
@@ -101,8 +106,7 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 	if err := checkPrefix(head); err != nil {
 		return nil, nil, err
 	}
-	lim := safetensors.Limits{MaxHeaderBytes: MaxHeaderBytes, MaxTensors: MaxTensors}
-	hl, err := safetensors.HeaderLen(head, s.size, lim)
+	hl, err := safetensors.HeaderLen(head, s.size, limits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
 	}
@@ -114,7 +118,7 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 	if err := s.fill(head[have:]); err != nil {
 		return nil, nil, err
 	}
-	f, err := safetensors.ParseHeader(head, s.size, lim)
+	f, err := safetensors.ParseHeader(head, s.size, limits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
 	}
@@ -127,10 +131,7 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 	s.h.Write([]byte(zeroSum))
 	s.h.Write(head[pos+64:])
 
-	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * s.size, stream: true}
-	for i := range f.Tensors {
-		r.tensors[f.Tensors[i].Name] = &f.Tensors[i]
-	}
+	r := newReader(f, s.size, true)
 	q, m, err := r.decode()
 	if err != nil {
 		return nil, nil, err
@@ -169,11 +170,7 @@ func (s *stream) read() (*infer.QNet, *Meta, error) {
 			return nil, nil, formatErr("%v", err)
 		}
 	}
-	if s.off != s.size {
-		return nil, nil, formatErr("read %d of %d bytes", s.off, s.size) // checkLayout rules this out
-	}
-	var digest [32]byte
-	if err := checkSum(sum, [32]byte(s.h.Sum(digest[:0]))); err != nil {
+	if err := s.checkSum(); err != nil {
 		return nil, nil, err
 	}
 	s.h = nil // checked: nothing for ReadFrom to drain

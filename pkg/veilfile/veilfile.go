@@ -370,7 +370,7 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err := checkPrefix(data); err != nil {
 		return nil, nil, err
 	}
-	f, err := safetensors.Parse(data, safetensors.Limits{MaxHeaderBytes: MaxHeaderBytes, MaxTensors: MaxTensors})
+	f, err := safetensors.Parse(data, limits)
 	if err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
 	}
@@ -385,22 +385,24 @@ func ReadWith(data []byte, o ReadOptions) (*infer.QNet, *Meta, error) {
 	if err := checkSum(sum, sha(data[:pos], []byte(zeroSum), data[pos+64:])); err != nil {
 		return nil, nil, err
 	}
-	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * len(data)}
-	for i := range f.Tensors {
-		r.tensors[f.Tensors[i].Name] = &f.Tensors[i]
-	}
+	r := newReader(f, len(data), false)
 	q, m, err := r.decode()
 	if err != nil {
 		return nil, nil, err
 	}
-	// decode only sized and queued the compressed tensors: fill them now,
-	// in one call, then run the conversions that wait on them.
-	if len(r.inflations) > 0 {
+	// decode only sized and queued the compressed tensors (the fills, in
+	// memory): inflate them now, in one call, then run the conversions that
+	// wait on them.
+	if len(r.fills) > 0 {
+		jobs := make([]Inflation, len(r.fills))
+		for i, fl := range r.fills {
+			jobs[i] = Inflation{Name: fl.t.Name, Src: fl.t.Data, Dst: fl.dst}
+		}
 		inflate := o.Inflate
 		if inflate == nil {
 			inflate = InflateAll
 		}
-		if err := inflate(r.inflations); err != nil {
+		if err := inflate(jobs); err != nil {
 			return nil, nil, formatErr("%v", err)
 		}
 	}
@@ -432,9 +434,15 @@ func (r *reader) finish(q *infer.QNet, m *Meta) (*infer.QNet, *Meta, error) {
 	return q, m, nil
 }
 
+// HasMagic reports whether data, a file's first bytes, starts as a .veil
+// file does (Magic at byte 8).
+func HasMagic(data []byte) bool {
+	return len(data) >= 8+len(Magic) && string(data[8:8+len(Magic)]) == Magic
+}
+
 // checkPrefix checks the magic and the version before anything is parsed.
 func checkPrefix(data []byte) error {
-	if len(data) < 8+len(Magic) || !bytes.Equal(data[8:8+len(Magic)], []byte(Magic)) {
+	if !HasMagic(data) {
 		return fmt.Errorf("%w: want %q at byte 8", ErrNotVeil, Magic)
 	}
 	rest := data[8+len(Magic):]
@@ -452,22 +460,34 @@ func checkPrefix(data []byte) error {
 	return nil
 }
 
+// limits are what Read and ReadFrom accept of a safetensors header.
+var limits = safetensors.Limits{MaxHeaderBytes: MaxHeaderBytes, MaxTensors: MaxTensors}
+
+// newReader returns a reader of f, a file of size bytes, which stream
+// says ReadFrom reads (no tensor bytes in memory) rather than Read.
+func newReader(f *safetensors.File, size int, stream bool) *reader {
+	r := &reader{f: f, tensors: map[string]*safetensors.Tensor{}, budget: MaxInflation * size, stream: stream}
+	for i := range f.Tensors {
+		r.tensors[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	return r
+}
+
 type reader struct {
 	f       *safetensors.File
 	tensors map[string]*safetensors.Tensor
 	used    map[string]bool
 	budget  int // bytes left to decompress
 
-	inflations   []Inflation // compressed tensors, each with its exact-sized Dst
-	afterInflate []func()    // conversions that read an Inflation's Dst
-
-	// stream is set by ReadFrom: no tensor bytes are in memory yet, so
-	// every tensor gets its own buffer, filled (and inflated) from fills.
-	stream bool
-	fills  []fill
+	// fills are the tensors whose bytes come after decode, each into its
+	// own exact-sized buffer: the compressed ones, and with stream (set by
+	// ReadFrom: no tensor bytes are in memory yet) every one.
+	stream       bool
+	fills        []fill
+	afterInflate []func() // conversions that read a fill's buffer
 }
 
-// fill is one tensor ReadFrom reads into dst, inflating it if deflated.
+// fill is one tensor to read or inflate into dst once decode is done.
 type fill struct {
 	t        *safetensors.Tensor
 	dst      []byte
@@ -630,11 +650,7 @@ func (r *reader) rawOwned(name string, dt safetensors.DType, shape []int) ([]byt
 	}
 	r.budget -= want
 	out := make([]byte, want)
-	if r.stream {
-		r.fills = append(r.fills, fill{t: t, dst: out, deflated: true})
-	} else {
-		r.inflations = append(r.inflations, Inflation{Name: t.Name, Src: t.Data, Dst: out})
-	}
+	r.fills = append(r.fills, fill{t: t, dst: out, deflated: true})
 	return out, true, nil
 }
 
@@ -669,7 +685,7 @@ func (r *reader) i32s(name string, shape []int) ([]int32, error) {
 	return v, nil
 }
 
-// convert runs f now, or once the inflations are done if its bytes are
+// convert runs f now, or once the fills are done if its bytes are
 // still to be inflated.
 func (r *reader) convert(inflated bool, f func()) {
 	if inflated {
