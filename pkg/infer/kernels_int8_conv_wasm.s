@@ -13,8 +13,7 @@
 // V4–V7: pixel 1's; V8, V9: the pair's 32 weight bytes; V10–V13: them
 // widened to int16 (channels 0–3, …, 12–15, the two rows side by side);
 // V14: a pixel's two inputs splatted. R1 walks rows (12 bytes each), R2
-// counts down, R4 is the pair's weight address. (A store's offset
-// immediate is not encoded by the assembler: addresses are added up.)
+// counts down, R4 is the pair's weight address.
 TEXT ·dotPairs(SB), NOSPLIT, $0-64
 	MOVD bias+32(FP), R0
 	Get R0
@@ -159,80 +158,12 @@ TEXT ·dotPairs(SB), NOSPLIT, $0-64
 	I64Eqz
 	I32Eqz
 	If
-		REQUANT_SETUP
 		MOVD y0+48(FP), R7
 		MOVD y1+56(FP), R8
-		Get V0
-		REQUANT_QUAD(0, V0)
-		Get V1
-		REQUANT_QUAD(1, V1)
-		Get V2
-		REQUANT_QUAD(2, V2)
-		Get V3
-		REQUANT_QUAD(3, V3)
-		REQUANT_STORE(V0, V1, V2, V3, R7)
-		Get R8
-		I64Eqz
-		I32Eqz
-		If
-			Get V4
-			REQUANT_QUAD(0, V4)
-			Get V5
-			REQUANT_QUAD(1, V5)
-			Get V6
-			REQUANT_QUAD(2, V6)
-			Get V7
-			REQUANT_QUAD(3, V7)
-			REQUANT_STORE(V4, V5, V6, V7, R8)
-		End
+		REQUANT_PAIR
 		RET
 	End
 
 	MOVD acc+0(FP), R0
-	Get R0
-	I32WrapI64
-	Get V0
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $16
-	I32Add
-	Get V1
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $32
-	I32Add
-	Get V2
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $48
-	I32Add
-	Get V3
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $64
-	I32Add
-	Get V4
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $80
-	I32Add
-	Get V5
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $96
-	I32Add
-	Get V6
-	V128Store $0
-	Get R0
-	I32WrapI64
-	I32Const $112
-	I32Add
-	Get V7
-	V128Store $0
+	STORE_PAIR_ACC
 	RET

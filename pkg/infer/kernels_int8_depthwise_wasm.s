@@ -3,6 +3,20 @@
 #include "textflag.h"
 #include "kernels_int8_requant_wasm.h"
 
+// DW_PIXEL adds one window cell's products for one pixel to its
+// accumulators a0–a3: the cell's address is at addrs, the block's bytes
+// at that plus R10 (widened to int16 in V10, V11; R11 scratch), the tap's
+// weights in V8, V9.
+#define DW_PIXEL(addrs, a0, a1, a2, a3) \
+	Get addrs; I32WrapI64; I64Load $0; Get R10; I64Add; Set R11; \
+	Get R11; I32WrapI64; V128Load $0; Set V11; \
+	Get V11; I16x8ExtendLowI8x16U; Set V10; \
+	Get V11; I16x8ExtendHighI8x16U; Set V11; \
+	Get a0; Get V10; Get V8; I32x4ExtmulLowI16x8S; I32x4Add; Set a0; \
+	Get a1; Get V10; Get V8; I32x4ExtmulHighI16x8S; I32x4Add; Set a1; \
+	Get a2; Get V11; Get V9; I32x4ExtmulLowI16x8S; I32x4Add; Set a2; \
+	Get a3; Get V11; Get V9; I32x4ExtmulHighI16x8S; I32x4Add; Set a3
+
 // func depthwiseBlocks(addrs *[2][depthwiseMaxTaps]uintptr, taps int, w *int8, c int, folded *int32, vec *requantConsts, b, nb int, y0, y1 *uint8, acc *[2][16]int32) int
 //
 // For blocks b..nb−1 of 16 channels, the depthwise dot products of two
@@ -97,89 +111,8 @@ TEXT ·depthwiseBlocks(SB), NOSPLIT, $0-96
 			I16x8ExtendHighI8x16S
 			Set V9
 
-			// Pixel 0.
-			Get R1
-			I32WrapI64
-			I64Load $0
-			Get R10
-			I64Add
-			Set R11
-			Get R11
-			I32WrapI64
-			V128Load $0
-			Set V11
-			Get V11
-			I16x8ExtendLowI8x16U
-			Set V10
-			Get V11
-			I16x8ExtendHighI8x16U
-			Set V11
-			Get V0
-			Get V10
-			Get V8
-			I32x4ExtmulLowI16x8S
-			I32x4Add
-			Set V0
-			Get V1
-			Get V10
-			Get V8
-			I32x4ExtmulHighI16x8S
-			I32x4Add
-			Set V1
-			Get V2
-			Get V11
-			Get V9
-			I32x4ExtmulLowI16x8S
-			I32x4Add
-			Set V2
-			Get V3
-			Get V11
-			Get V9
-			I32x4ExtmulHighI16x8S
-			I32x4Add
-			Set V3
-
-			// Pixel 1.
-			Get R2
-			I32WrapI64
-			I64Load $0
-			Get R10
-			I64Add
-			Set R11
-			Get R11
-			I32WrapI64
-			V128Load $0
-			Set V11
-			Get V11
-			I16x8ExtendLowI8x16U
-			Set V10
-			Get V11
-			I16x8ExtendHighI8x16U
-			Set V11
-			Get V4
-			Get V10
-			Get V8
-			I32x4ExtmulLowI16x8S
-			I32x4Add
-			Set V4
-			Get V5
-			Get V10
-			Get V8
-			I32x4ExtmulHighI16x8S
-			I32x4Add
-			Set V5
-			Get V6
-			Get V11
-			Get V9
-			I32x4ExtmulLowI16x8S
-			I32x4Add
-			Set V6
-			Get V7
-			Get V11
-			Get V9
-			I32x4ExtmulHighI16x8S
-			I32x4Add
-			Set V7
+			DW_PIXEL(R1, V0, V1, V2, V3)
+			DW_PIXEL(R2, V4, V5, V6, V7)
 
 			Get R1
 			I64Const $8
@@ -217,71 +150,16 @@ TEXT ·depthwiseBlocks(SB), NOSPLIT, $0-96
 		If
 			// Left to the scalar loop: hand back the accumulators.
 			MOVD acc+80(FP), R0
-			Get R0
-			I32WrapI64
-			Get V0
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $16
-			I32Add
-			Get V1
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $32
-			I32Add
-			Get V2
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $48
-			I32Add
-			Get V3
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $64
-			I32Add
-			Get V4
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $80
-			I32Add
-			Get V5
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $96
-			I32Add
-			Get V6
-			V128Store $0
-			Get R0
-			I32WrapI64
-			I32Const $112
-			I32Add
-			Get V7
-			V128Store $0
+			STORE_PAIR_ACC
 			MOVD R9, ret+88(FP)
 			RET
 		End
 
-		REQUANT_SETUP
 		MOVD y0+64(FP), R7
 		Get R7
 		Get R10
 		I64Add
 		Set R7
-		Get V0
-		REQUANT_QUAD(0, V0)
-		Get V1
-		REQUANT_QUAD(1, V1)
-		Get V2
-		REQUANT_QUAD(2, V2)
-		Get V3
-		REQUANT_QUAD(3, V3)
-		REQUANT_STORE(V0, V1, V2, V3, R7)
 		MOVD y1+72(FP), R8
 		Get R8
 		I64Eqz
@@ -291,16 +169,8 @@ TEXT ·depthwiseBlocks(SB), NOSPLIT, $0-96
 			Get R10
 			I64Add
 			Set R8
-			Get V4
-			REQUANT_QUAD(0, V4)
-			Get V5
-			REQUANT_QUAD(1, V5)
-			Get V6
-			REQUANT_QUAD(2, V6)
-			Get V7
-			REQUANT_QUAD(3, V7)
-			REQUANT_STORE(V4, V5, V6, V7, R8)
 		End
+		REQUANT_PAIR
 
 		Get R9
 		I64Const $1

@@ -1,6 +1,7 @@
-// Requantization in wasm SIMD128, shared by requant16 and dotPairs: see
-// kernels_int8_requant_simd_wasm.go for the arithmetic and requantConsts
-// for the constants at R5.
+// Requantization in wasm SIMD128, shared by requant16, dotPairs and
+// depthwiseBlocks: see kernels_int8_requant_simd_wasm.go for the arithmetic
+// and requantConsts for the constants at R5. The block kernels keep two
+// pixels' accumulators in V0–V3 and V4–V7 (16 channels each).
 
 // REQUANT_SETUP loads the block's shared constants from R5: V8 bias and V9
 // k (i64x2 splats), R6 S, V10 512 (i16x8), V11 lo and V12 hi (u8x16).
@@ -52,3 +53,37 @@
 	Get V11; I8x16MaxU; \
 	Get V12; I8x16MinU; \
 	V128Store $0
+
+// REQUANT_PIXEL requantizes one pixel's accumulators a0–a3 (channels
+// 0–3, …, 12–15) with the constants at R5 (after REQUANT_SETUP) into the 16
+// bytes at the address in addr.
+#define REQUANT_PIXEL(a0, a1, a2, a3, addr) \
+	Get a0; REQUANT_QUAD(0, a0); \
+	Get a1; REQUANT_QUAD(1, a1); \
+	Get a2; REQUANT_QUAD(2, a2); \
+	Get a3; REQUANT_QUAD(3, a3); \
+	REQUANT_STORE(a0, a1, a2, a3, addr)
+
+// REQUANT_PAIR requantizes a block kernel's accumulators with the
+// constants at R5: V0–V3 into the 16 bytes at R7 and, unless R8 is 0,
+// V4–V7 into those at R8.
+#define REQUANT_PAIR \
+	REQUANT_SETUP; \
+	REQUANT_PIXEL(V0, V1, V2, V3, R7); \
+	Get R8; I64Eqz; I32Eqz; \
+	If; \
+		REQUANT_PIXEL(V4, V5, V6, V7, R8); \
+	End
+
+// STORE_PAIR_ACC stores a block kernel's accumulators V0–V7 as int32s to
+// the 128 bytes at R0 (a store's offset immediate is not encoded by the
+// assembler: addresses are added up).
+#define STORE_PAIR_ACC \
+	Get R0; I32WrapI64; Get V0; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $16; I32Add; Get V1; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $32; I32Add; Get V2; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $48; I32Add; Get V3; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $64; I32Add; Get V4; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $80; I32Add; Get V5; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $96; I32Add; Get V6; V128Store $0; \
+	Get R0; I32WrapI64; I32Const $112; I32Add; Get V7; V128Store $0
