@@ -179,7 +179,8 @@ func TestPackInPlace(t *testing.T) {
 			bias[i] = int32(r.IntN(2001) - 1000)
 		}
 		want, _ := PackConvInt8(w, bias, kh, kw, cin, cout)
-		own := append([]int8(nil), w...)
+		own := make([]int8, len(w)) // no spare capacity, as veilfile's buffers
+		copy(own, w)
 		scratch := make([]int8, len(w)+3)
 		got, ok := packInPlace(own, scratch, bias, kh, kw, cin, cout)
 		if !ok {
@@ -196,5 +197,9 @@ func TestPackInPlace(t *testing.T) {
 			t.Fatalf("%v: packed into new memory", s)
 		}
 	}
-	t.Logf("%d shapes packed in place (convWeight is %d bytes)", inPlace, unsafe.Sizeof(convWeight(0)))
+	// The byte-sized layouts (wasm SIMD; SWAR packs 4 bytes as a uint32)
+	// fit in place for most shapes; AVX2's int16 layout never does.
+	if size := unsafe.Sizeof(convWeight(0)); size != 2 && inPlace == 0 {
+		t.Errorf("no shape packed in place (convWeight is %d bytes)", size)
+	}
 }
