@@ -125,12 +125,11 @@ func (b *bridge) load(args []js.Value) any {
 				return rejected(err)
 			case !returnBytes && veilfile.HasMagic(head):
 				file, fromBytes = f, head
-			default:
-				rest := make([]byte, f.size-len(head))
-				if _, err := io.ReadFull(f, rest); err != nil {
+			default: // read whole: returned to the caller, or not a .veil file
+				fromBytes = make([]byte, f.size)
+				if _, err := io.ReadFull(f, fromBytes[copy(fromBytes, head):]); err != nil {
 					return rejected(f.err)
 				}
-				fromBytes = append(head, rest...)
 			}
 			break
 		}

@@ -371,16 +371,23 @@ func TestBridgeLoadFile(t *testing.T) {
 	}
 }
 
+// tinyVeil is a real .veil file of a 12×12 test network.
+func tinyVeil(t *testing.T) []byte {
+	t.Helper()
+	file, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "test"}, veilfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // TestBridgeLoadVeilFileStreamed loads a real .veil file from a Node-style
 // file, which the bridge streams (openVeilStream): it must answer as the
 // same bytes loaded whole, with the same info, and fail with the file's
 // name on a read error in the tensors and as a bad model on a corrupted one.
 func TestBridgeLoadVeilFileStreamed(t *testing.T) {
 	b := newBridge()
-	file, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "test"}, veilfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := tinyVeil(t)
 	classify := func(res js.Value) string {
 		out, err := call(t, b, "classify", res.Get("id"), obj("rgba", u8(bytes.Repeat([]byte{200, 30, 90, 255}, 144)), "width", 12, "height", 12), 0)
 		if err != nil {
@@ -443,10 +450,7 @@ func TestBridgeLoadVeilFileStreamed(t *testing.T) {
 // input, read row by row (rgbaRows).
 func TestBridgeClassifyRGBASnapshot(t *testing.T) {
 	b := newBridge()
-	file, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "test"}, veilfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := tinyVeil(t)
 	res, err := call(t, b, "load", u8(file), js.Undefined())
 	if err != nil {
 		t.Fatal(err)
