@@ -144,11 +144,13 @@ func (b *bridge) load(args []js.Value) any {
 
 	return newPromise(func() (any, error) {
 		var (
-			m     *modelFile
-			data  []byte
-			hash  string
-			from  = "bytes"
-			store func() // caches the download, once the model is returned
+			m      *modelFile
+			data   []byte
+			hash   string
+			from   = "bytes"
+			store  func()          // caches the download, once the model is returned
+			known  jsOrigins       // the file's bytes, if they came from JavaScript
+			dbOpen <-chan struct{} // closed once the cache's database is open, if it is being opened
 		)
 		if file != nil {
 			// Streamed: the file is never in wasm memory whole, which would
@@ -165,21 +167,32 @@ func (b *bridge) load(args []js.Value) any {
 			progress(file.size, file.size)
 		} else if url == "" {
 			var err error
-			if m, err = openModel(fromBytes, js.Undefined()); err != nil {
+			if m, err = openModel(jsBytes{data: fromBytes}, js.Undefined()); err != nil {
 				return nil, err
 			}
-			sum := sha256InJS(fromBytes)
+			sum := sha256InJS(jsBytes{}, fromBytes)
 			data, hash = fromBytes, hex.EncodeToString(sum[:])
 			progress(len(data), len(data))
 		} else {
 			c := b.cache // a copy, so Verify can keep the model it parses
-			c.SHA256 = func(data []byte) [32]byte { return sha256InJS(data) }
-			// veil.js may have downloaded the file while the module compiled,
-			// and inflated its tensors: those belong to the download only.
 			prefetched, inflated := option(opts, "prefetched"), js.Undefined()
+			noCache := option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool()
+			if s, ok := c.Store.(*idbModelStore); ok {
+				c.Store = loadStore{s, &known}
+				if prefetched.Type() == js.TypeObject && !noCache {
+					// The cache is not read (Absent), so open it now for the
+					// store; see below.
+					dbOpen = s.openAhead()
+				}
+			}
+			c.SHA256 = func(data []byte) [32]byte { return sha256InJS(known.of(data), data) }
+			// veil.js may have downloaded the file while the module compiled,
+			// inflated its tensors and hashed it (on its own thread, by the
+			// same crypto.subtle sha256InJS calls): those belong to the
+			// download only.
 			c.Verify = func(d []byte) error {
 				var err error
-				m, err = openModel(d, inflated)
+				m, err = openModel(known.of(d), inflated)
 				return err
 			}
 			onWarning := option(opts, "onWarning")
@@ -194,16 +207,21 @@ func (b *bridge) load(args []js.Value) any {
 			hashOpt := option(opts, "hash")
 			req := modelcache.Request{
 				URL:        url,
-				NoCache:    option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool(),
+				NoCache:    noCache,
 				StoreLater: true,
+				// veil.js downloads ahead only once it has seen that the
+				// cache lacks the file.
+				Absent: prefetched.Type() == js.TypeObject,
 				Fetch: func(context.Context) ([]byte, error) {
 					if prefetched.Type() == js.TypeObject {
-						if data, err := bytesFromJS(safe(prefetched)); err == nil {
+						if data, err := ownBytesFromJS(safe(prefetched)); err == nil {
 							inflated = option(opts, "inflated")
-							return data, nil
+							data.digests = digestsFromJS(option(opts, "digests"), data.data)
+							return known.add(data), nil
 						}
 					}
-					return fetchModel(url, onProgress)
+					data, err := fetchModel(url, onProgress)
+					return known.add(data), err
 				},
 			}
 			if hashOpt.Type() == js.TypeString {
@@ -245,9 +263,13 @@ func (b *bridge) load(args []js.Value) any {
 
 		result := object("id", id, "info", info)
 		if returnBytes {
-			u8 := js.Global().Get("Uint8Array").New(len(data))
-			js.CopyBytesToJS(u8, data)
-			result.Set("bytes", u8)
+			if u8 := known.of(data).u8; u8.Type() == js.TypeObject {
+				result.Set("bytes", u8.Call("slice"))
+			} else {
+				u8 := js.Global().Get("Uint8Array").New(len(data))
+				js.CopyBytesToJS(u8, data)
+				result.Set("bytes", u8)
+			}
 		}
 		// Collect the file bytes and the decoding garbage now, so that
 		// packing the weights reuses that memory rather than growing the
@@ -258,6 +280,11 @@ func (b *bridge) load(args []js.Value) any {
 		runtime.GC()
 		m.classifier.Warm()
 		if store != nil {
+			if dbOpen != nil {
+				// Wait for the open, so that the write below goes out before
+				// the result does: a worker may be ended right after it.
+				<-dbOpen
+			}
 			// Wasm goroutines take turns, so this one starts the IndexedDB
 			// transaction once the Promise is resolved and before any other
 			// JavaScript runs: a later load's read still waits for it.

@@ -32,7 +32,12 @@
 //	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
 //	             onWarning(message), returnBytes: bool,
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
-//	             while the module compiled; used if the cache misses)}
+//	             while the module compiled, once it saw that the cache
+//	             lacks them: the cache is not read again),
+//	             inflated: {names, sizes, data} (prefetched's compressed
+//	             tensors, inflated by veil.js), digests: [{at, patch,
+//	             sha256}] (SHA-256 of prefetched with patch written at at,
+//	             hashed by veil.js; used for that exact message only)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
 //	classify(id, input, topk) -> Promise<[{className, probability}]>
 //	    input: {bytes: Uint8Array} (an encoded image) or

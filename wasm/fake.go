@@ -12,11 +12,11 @@ import (
 // the veilfake build call it.
 func acceptFakeModels() {
 	next := openModelFile
-	openModelFile = func(data []byte, inflated js.Value) (*modelFile, error) {
-		if !fakemodel.Is(data) {
-			return next(data, inflated)
+	openModelFile = func(src jsBytes, inflated js.Value) (*modelFile, error) {
+		if !fakemodel.Is(src.data) {
+			return next(src, inflated)
 		}
-		c, name, err := fakemodel.Open(data)
+		c, name, err := fakemodel.Open(src.data)
 		if err != nil {
 			return nil, newError(codeBadModel, err, "bad fake model")
 		}

@@ -18,26 +18,26 @@ const maxModelBytes = 256 << 20
 // fetchModel downloads url with the page's fetch, calling onProgress (if a
 // function) after each chunk with the bytes received so far and the
 // expected total (0 when the server does not say).
-func fetchModel(url string, onProgress js.Value) ([]byte, error) {
+func fetchModel(url string, onProgress js.Value) (jsBytes, error) {
 	fail := func(err error, format string, args ...any) error {
 		return newError(codeFetch, err, "cannot download the model from %s: "+format, append([]any{url}, args...)...)
 	}
 	fetch, err := safejs.Global().Get("fetch")
 	if err != nil || fetch.Type() != safejs.TypeFunction {
-		return nil, fail(nil, "this environment has no fetch; pass the model file's bytes instead")
+		return jsBytes{}, fail(nil, "this environment has no fetch; pass the model file's bytes instead")
 	}
 	p, err := fetch.Invoke(url)
 	if err != nil {
-		return nil, fail(err, "fetch")
+		return jsBytes{}, fail(err, "fetch")
 	}
 	res, err := await(p)
 	if err != nil {
-		return nil, fail(err, "network error")
+		return jsBytes{}, fail(err, "network error")
 	}
 	if ok, _ := get(res, "ok").Bool(); !ok {
 		status, _ := get(res, "status").Int()
 		text, _ := get(res, "statusText").String()
-		return nil, fail(nil, "HTTP %d %s", status, text)
+		return jsBytes{}, fail(nil, "HTTP %d %s", status, text)
 	}
 	total := 0
 	if h, err := get(res, "headers").Call("get", "content-length"); err == nil && h.Type() == safejs.TypeString {
@@ -45,15 +45,15 @@ func fetchModel(url string, onProgress js.Value) ([]byte, error) {
 		total, _ = strconv.Atoi(s)
 	}
 	if total > maxModelBytes {
-		return nil, fail(nil, "%d bytes is too large for a model file (limit %d)", total, maxModelBytes)
+		return jsBytes{}, fail(nil, "%d bytes is too large for a model file (limit %d)", total, maxModelBytes)
 	}
 
 	if data, ok, err := readInJS(res, onProgress); ok {
 		switch {
 		case errors.Is(err, errTooLarge):
-			return nil, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
+			return jsBytes{}, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
 		case err != nil:
-			return nil, fail(err, "reading the response")
+			return jsBytes{}, fail(err, "reading the response")
 		}
 		return data, nil
 	}
@@ -69,20 +69,20 @@ func fetchModel(url string, onProgress js.Value) ([]byte, error) {
 			ab, err = await(ab)
 		}
 		if err != nil {
-			return nil, fail(err, "reading the response")
+			return jsBytes{}, fail(err, "reading the response")
 		}
 		data, err := bytesFromJS(ab)
 		if err != nil {
-			return nil, fail(err, "reading the response")
+			return jsBytes{}, fail(err, "reading the response")
 		}
 		if progress != nil {
 			progress(len(data), max(total, len(data)))
 		}
-		return data, nil
+		return jsBytes{data: data}, nil
 	}
 	reader, err := body.Call("getReader")
 	if err != nil {
-		return nil, fail(err, "reading the response")
+		return jsBytes{}, fail(err, "reading the response")
 	}
 	data := make([]byte, 0, total)
 	for {
@@ -91,7 +91,7 @@ func fetchModel(url string, onProgress js.Value) ([]byte, error) {
 			p, err = await(p)
 		}
 		if err != nil {
-			return nil, fail(err, "reading the response after %d bytes", len(data))
+			return jsBytes{}, fail(err, "reading the response after %d bytes", len(data))
 		}
 		if done, _ := get(p, "done").Bool(); done {
 			break
@@ -99,22 +99,22 @@ func fetchModel(url string, onProgress js.Value) ([]byte, error) {
 		chunk := get(p, "value")
 		n, err := chunk.Length()
 		if err != nil {
-			return nil, fail(err, "reading the response")
+			return jsBytes{}, fail(err, "reading the response")
 		}
 		if len(data)+n > maxModelBytes {
 			reader.Call("cancel")
-			return nil, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
+			return jsBytes{}, fail(nil, "more than %d bytes is too large for a model file", maxModelBytes)
 		}
 		data = append(data, make([]byte, n)...)
 		if _, err := safejs.CopyBytesToGo(data[len(data)-n:], chunk); err != nil {
-			return nil, fail(err, "reading the response")
+			return jsBytes{}, fail(err, "reading the response")
 		}
 		if progress != nil {
 			// A compressed response can deliver more than Content-Length.
 			progress(len(data), max(total, len(data)))
 		}
 	}
-	return data, nil
+	return jsBytes{data: data}, nil
 }
 
 var errTooLarge = errors.New("too large")
@@ -122,22 +122,22 @@ var errTooLarge = errors.New("too large")
 // readInJS reads the body of the Response res with host.read, which does
 // in JavaScript what the loop in fetchModel does in Go, without a trip
 // through Go per chunk. ok is false where veil.js lends no host.read.
-func readInJS(res safejs.Value, onProgress js.Value) (data []byte, ok bool, err error) {
+func readInJS(res safejs.Value, onProgress js.Value) (data jsBytes, ok bool, err error) {
 	if host.Type() != js.TypeObject || host.Get("read").Type() != js.TypeFunction {
-		return nil, false, nil
+		return jsBytes{}, false, nil
 	}
 	p, err := safe(host).Call("read", res, maxModelBytes, onProgress)
 	if err != nil {
-		return nil, true, err
+		return jsBytes{}, true, err
 	}
 	r, err := await(p)
 	if err != nil {
-		return nil, true, err
+		return jsBytes{}, true, err
 	}
 	if n := get(r, "tooLarge"); n.Type() == safejs.TypeNumber {
-		return nil, true, errTooLarge
+		return jsBytes{}, true, errTooLarge
 	}
-	data, err = bytesFromJS(get(r, "data"))
+	data, err = ownBytesFromJS(get(r, "data"))
 	return data, true, err
 }
 
@@ -152,6 +152,20 @@ func get(v safejs.Value, p string) safejs.Value {
 
 // bytesFromJS copies a Uint8Array, Uint8ClampedArray or ArrayBuffer into Go.
 func bytesFromJS(v safejs.Value) ([]byte, error) { return bytesFromJSInto(nil, v) }
+
+// ownBytesFromJS is bytesFromJS for an array veil owns and leaves unchanged:
+// it keeps the array with the copy (see jsBytes).
+func ownBytesFromJS(v safejs.Value) (jsBytes, error) {
+	u8, err := toUint8Array(v)
+	if err != nil {
+		return jsBytes{}, err
+	}
+	data, err := bytesFromJSInto(nil, u8)
+	if err != nil {
+		return jsBytes{}, err
+	}
+	return jsBytes{data: data, u8: safejs.Unsafe(u8)}, nil
+}
 
 // fileChunk is how much of a file nodeFile reads per call.
 const fileChunk = 1 << 20

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"syscall/js"
+	"unsafe"
 
 	"github.com/hack-pad/safejs"
 
@@ -27,22 +29,141 @@ func hostHas(name string) bool {
 // memory more than hashing in Go costs in time.
 const sha256InJSMax = 8 << 20
 
+// jsBytes is a byte slice copied out of a JavaScript Uint8Array that veil
+// owns and leaves unchanged (a download, a cache entry), with that array;
+// u8 is undefined for bytes that did not come that way. Hashing or caching
+// the bytes reads the array instead of copying them back into JavaScript:
+// each copy of a 4 MB model took 20–50 ms in a Chromium worker.
+type jsBytes struct {
+	data    []byte
+	u8      js.Value
+	digests []knownDigest // hashes veil.js computed ahead (preDigest)
+}
+
+// A knownDigest is the SHA-256 of a file's bytes with patch written at at.
+type knownDigest struct {
+	at    int
+	patch []byte
+	sum   [32]byte
+}
+
+// digestsFromJS reads preDigest's [{at, patch, sha256}] for data, dropping
+// any entry that does not fit it.
+func digestsFromJS(v js.Value, data []byte) []knownDigest {
+	if v.Type() != js.TypeObject || !v.InstanceOf(js.Global().Get("Array")) {
+		return nil
+	}
+	var out []knownDigest
+	for i := range v.Length() {
+		e := v.Index(i)
+		if e.Type() != js.TypeObject || e.Get("at").Type() != js.TypeNumber {
+			continue
+		}
+		d := knownDigest{at: e.Get("at").Int()}
+		patch, err := bytesFromJS(safe(e.Get("patch")))
+		sum, err2 := bytesFromJS(safe(e.Get("sha256")))
+		if err != nil || err2 != nil || len(sum) != len(d.sum) || d.at < 0 || d.at > len(data)-len(patch) {
+			continue
+		}
+		d.patch = patch
+		copy(d.sum[:], sum)
+		out = append(out, d)
+	}
+	return out
+}
+
+// describes says whether parts, end to end, are src's bytes with d's patch.
+func (d knownDigest) describes(src jsBytes, parts [][]byte) bool {
+	off := 0
+	for _, p := range parts {
+		if off+len(p) > len(src.data) {
+			return false
+		}
+		if src.holds(p, off) {
+			// src's own bytes: only where they meet the patch can they differ.
+			lo, hi := max(off, d.at), min(off+len(p), d.at+len(d.patch))
+			if lo < hi && !bytes.Equal(p[lo-off:hi-off], d.patch[lo-d.at:hi-d.at]) {
+				return false
+			}
+		} else {
+			for i, c := range p {
+				want := src.data[off+i]
+				if j := off + i - d.at; j >= 0 && j < len(d.patch) {
+					want = d.patch[j]
+				}
+				if c != want {
+					return false
+				}
+			}
+		}
+		off += len(p)
+	}
+	return off == len(src.data)
+}
+
+// holds says whether p is src.data[off:off+len(p)] itself.
+func (src jsBytes) holds(p []byte, off int) bool {
+	return len(p) == 0 || (off+len(p) <= len(src.data) && unsafe.SliceData(p) == &src.data[off])
+}
+
+// jsOrigins is the bytes one load copied out of JavaScript arrays it owns.
+type jsOrigins []jsBytes
+
+// add records b and returns its bytes.
+func (o *jsOrigins) add(b jsBytes) []byte {
+	*o = append(*o, b)
+	return b.data
+}
+
+// of returns data with its JavaScript array, if o holds it.
+func (o jsOrigins) of(data []byte) jsBytes {
+	for _, b := range o {
+		if len(b.data) == len(data) && unsafe.SliceData(b.data) == unsafe.SliceData(data) {
+			return b
+		}
+	}
+	return jsBytes{data: data}
+}
+
+// message returns parts end to end (n bytes) as a Uint8Array: src.u8
+// itself if they are all src's bytes in place; a copy of it with the other
+// parts written over it if they are as long as src; else a new array.
+func (src jsBytes) message(n int, parts [][]byte) js.Value {
+	mine := src.u8.Type() == js.TypeObject && n == len(src.data)
+	msg := src.u8
+	if !mine {
+		msg = js.Global().Get("Uint8Array").New(n)
+	}
+	copied := !mine
+	for off, i := 0, 0; i < len(parts); off, i = off+len(parts[i]), i+1 {
+		if mine && src.holds(parts[i], off) {
+			continue
+		}
+		if !copied {
+			msg, copied = src.u8.Call("slice"), true
+		}
+		js.CopyBytesToJS(msg.Call("subarray", off, off+len(parts[i])), parts[i])
+	}
+	return msg
+}
+
 // sha256InJS is the SHA-256 of parts as one message, by host.sha256
 // (crypto.subtle) where there is one and the message is at most
-// sha256InJSMax bytes, else by crypto/sha256.
-func sha256InJS(parts ...[]byte) [32]byte {
+// sha256InJSMax bytes, else by crypto/sha256. What parts share with src
+// is read from src.u8, and a message src.digests describes is not hashed
+// again.
+func sha256InJS(src jsBytes, parts ...[]byte) [32]byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
 	}
-	if hostHas("sha256") && n <= sha256InJSMax {
-		msg := js.Global().Get("Uint8Array").New(n)
-		off := 0
-		for _, p := range parts {
-			js.CopyBytesToJS(msg.Call("subarray", off, off+len(p)), p)
-			off += len(p)
+	for _, d := range src.digests {
+		if d.describes(src, parts) {
+			return d.sum
 		}
-		if r, err := await(safe(host.Call("sha256", msg))); err == nil {
+	}
+	if hostHas("sha256") && n <= sha256InJSMax {
+		if r, err := await(safe(host.Call("sha256", src.message(n, parts)))); err == nil {
 			var sum [32]byte
 			if n, err := safejs.CopyBytesToGo(sum[:], r); err == nil && n == len(sum) {
 				return sum
@@ -57,12 +178,13 @@ func sha256InJS(parts ...[]byte) [32]byte {
 // outputs end to end, or undefined), and inflating the rest with
 // host.inflate (DecompressionStream) where veil.js provides it; the
 // checksum by sha256InJS.
-func modelReadOptions(inflated js.Value) veilfile.ReadOptions {
+func modelReadOptions(src jsBytes, inflated js.Value) veilfile.ReadOptions {
 	inJS := hostHas("inflate")
+	sha := func(parts ...[]byte) [32]byte { return sha256InJS(src, parts...) }
 	if !inJS && inflated.Type() != js.TypeObject {
-		return veilfile.ReadOptions{SHA256: sha256InJS}
+		return veilfile.ReadOptions{SHA256: sha}
 	}
-	return veilfile.ReadOptions{SHA256: sha256InJS, Inflate: func(jobs []veilfile.Inflation) error {
+	return veilfile.ReadOptions{SHA256: sha, Inflate: func(jobs []veilfile.Inflation) error {
 		switch rest := takeInflated(jobs, inflated); {
 		case len(rest) == 0:
 			return nil

@@ -53,3 +53,114 @@ func TestTakeInflated(t *testing.T) {
 		}
 	}
 }
+
+// TestJSBytesMessage checks what sha256InJS hashes: src's own array when the
+// parts are all its bytes in place, and otherwise exactly the parts, with
+// src's array left as it was.
+func TestJSBytesMessage(t *testing.T) {
+	file := []byte("header:0123456789:tensors")
+	arr := js.Global().Get("Uint8Array").New(len(file))
+	js.CopyBytesToJS(arr, file)
+	data, err := ownBytesFromJS(safe(arr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var known jsOrigins
+	src := known.of(known.add(data))
+	if !src.u8.Equal(arr) {
+		t.Fatal("jsOrigins.of did not find the bytes it was given")
+	}
+	if other := known.of(bytes.Clone(data.data)); other.u8.Type() != js.TypeUndefined {
+		t.Fatal("jsOrigins.of matched a copy of the bytes")
+	}
+	asBytes := func(v js.Value) []byte {
+		b := make([]byte, v.Length())
+		js.CopyBytesToGo(b, v)
+		return b
+	}
+	d := src.data
+	zeros := bytes.Repeat([]byte("0"), 10)
+	for _, tt := range []struct {
+		name  string
+		src   jsBytes
+		parts [][]byte
+		same  bool // the message is src.u8 itself
+	}{
+		{"whole", src, [][]byte{d}, true},
+		{"split in place", src, [][]byte{d[:5], d[5:]}, true},
+		{"middle replaced", src, [][]byte{d[:7], zeros, d[17:]}, false},
+		{"a copy of the bytes", src, [][]byte{bytes.Clone(d)}, false},
+		{"shorter", src, [][]byte{d[:7]}, false},
+		{"no array", jsBytes{data: d}, [][]byte{d[:7], zeros, d[17:]}, false},
+	} {
+		want := bytes.Join(tt.parts, nil)
+		msg := tt.src.message(len(want), tt.parts)
+		if got := asBytes(msg); !bytes.Equal(got, want) {
+			t.Errorf("%s: message %q, want %q", tt.name, got, want)
+		}
+		if msg.Equal(arr) != tt.same {
+			t.Errorf("%s: message is src's array: %v, want %v", tt.name, msg.Equal(arr), tt.same)
+		}
+		if got := asBytes(arr); !bytes.Equal(got, file) {
+			t.Fatalf("%s: src's array changed to %q", tt.name, got)
+		}
+	}
+}
+
+// TestKnownDigest checks that a digest veil.js computed ahead stands in for
+// exactly the message it describes, and that malformed ones are dropped.
+func TestKnownDigest(t *testing.T) {
+	d := []byte("header:0123456789:tensors")
+	src := jsBytes{data: d, u8: js.Global().Get("Uint8Array").New(len(d))}
+	zeros := bytes.Repeat([]byte("0"), 10)
+	patched := bytes.Join([][]byte{d[:7], zeros, d[17:]}, nil)
+	whole := knownDigest{at: 0}
+	check := knownDigest{at: 7, patch: zeros}
+	for _, tt := range []struct {
+		name  string
+		d     knownDigest
+		parts [][]byte
+		want  bool
+	}{
+		{"whole file", whole, [][]byte{d}, true},
+		{"whole file in pieces", whole, [][]byte{d[:3], d[3:]}, true},
+		{"a copy of the file", whole, [][]byte{bytes.Clone(d)}, true},
+		{"file with a changed byte", whole, [][]byte{append(bytes.Clone(d[:24]), 'X')}, false},
+		{"part of the file", whole, [][]byte{d[:24]}, false},
+		{"patched file", check, [][]byte{d[:7], zeros, d[17:]}, true},
+		{"a copy of the patched file", check, [][]byte{patched}, true},
+		{"unpatched file", check, [][]byte{d}, false},
+		{"other patch", check, [][]byte{d[:7], []byte("0000000001"), d[17:]}, false},
+		{"patch elsewhere", check, [][]byte{d[:6], zeros, d[16:]}, false},
+		{"too long", check, [][]byte{d[:7], zeros, d[17:], []byte("x")}, false},
+	} {
+		if got := tt.d.describes(src, tt.parts); got != tt.want {
+			t.Errorf("%s: describes %v, want %v", tt.name, got, tt.want)
+		}
+	}
+
+	u8 := func(b []byte) js.Value {
+		v := js.Global().Get("Uint8Array").New(len(b))
+		js.CopyBytesToJS(v, b)
+		return v
+	}
+	sum := u8(make([]byte, 32))
+	entry := func(at int, patch []byte, sum js.Value) any {
+		return map[string]any{"at": at, "patch": u8(patch), "sha256": sum}
+	}
+	got := digestsFromJS(js.ValueOf([]any{
+		entry(0, nil, sum),
+		entry(7, zeros, sum),
+		entry(16, zeros, sum),               // runs past the end
+		entry(-1, nil, sum),                 // before the start
+		entry(0, nil, u8(make([]byte, 31))), // not a SHA-256
+		map[string]any{"at": "0", "patch": u8(nil), "sha256": sum},
+		nil,
+	}), d)
+	if len(got) != 2 || got[0].at != 0 || got[1].at != 7 || !bytes.Equal(got[1].patch, zeros) {
+		t.Errorf("digestsFromJS kept %+v, want the first two", got)
+	}
+	if digestsFromJS(js.Undefined(), d) != nil || digestsFromJS(js.ValueOf(map[string]any{}), d) != nil {
+		t.Error("digestsFromJS read something from a non-array")
+	}
+}

@@ -72,6 +72,17 @@ func (s *idbModelStore) open(ctx context.Context) (*idb.Database, error) {
 	return s.db, s.err
 }
 
+// openAhead opens the database in the background; the channel is closed
+// once the open is done (or has failed).
+func (s *idbModelStore) openAhead() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		s.open(context.Background())
+		close(done)
+	}()
+	return done
+}
+
 // objectStore starts a transaction on the models store.
 func (s *idbModelStore) objectStore(ctx context.Context, mode idb.TransactionMode) (*idb.Transaction, *idb.ObjectStore, error) {
 	db, err := s.open(ctx)
@@ -90,54 +101,92 @@ func (s *idbModelStore) objectStore(ctx context.Context, mode idb.TransactionMod
 }
 
 func (s *idbModelStore) Get(ctx context.Context, url string) (modelcache.Entry, bool, error) {
+	e, ok, err := s.get(ctx, url)
+	return modelcache.Entry{Version: e.Version, Hash: e.Hash, Data: e.data}, ok, err
+}
+
+func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
+	return s.put(ctx, url, e, js.Undefined())
+}
+
+// loadStore is s for one load: the entries it reads, and the download it
+// stores, keep their JavaScript arrays in known (see jsBytes).
+type loadStore struct {
+	*idbModelStore
+	known *jsOrigins
+}
+
+func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool, error) {
+	e, ok, err := s.get(ctx, url)
+	if ok {
+		s.known.add(e.jsBytes)
+	}
+	return modelcache.Entry{Version: e.Version, Hash: e.Hash, Data: e.data}, ok, err
+}
+
+func (s loadStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
+	return s.put(ctx, url, e, s.known.of(e.Data).u8)
+}
+
+// storedEntry is an entry as read, with its bytes' JavaScript array.
+type storedEntry struct {
+	Version int
+	Hash    string
+	jsBytes
+}
+
+func (s *idbModelStore) get(ctx context.Context, url string) (storedEntry, bool, error) {
 	_, store, err := s.objectStore(ctx, idb.TransactionReadOnly)
 	if err != nil {
-		return modelcache.Entry{}, false, err
+		return storedEntry{}, false, err
 	}
 	req, err := store.Get(js.ValueOf(url))
 	if err != nil {
-		return modelcache.Entry{}, false, err
+		return storedEntry{}, false, err
 	}
 	v, err := req.Await(ctx)
 	if err != nil {
-		return modelcache.Entry{}, false, err
+		return storedEntry{}, false, err
 	}
 	if v.IsUndefined() {
-		return modelcache.Entry{}, false, nil
+		return storedEntry{}, false, nil
 	}
 	return entryFromJS(safejs.Safe(v)), true, nil
 }
 
 // entryFromJS reads a stored value. Anything malformed gives an entry
 // with Version 0, which the cache drops.
-func entryFromJS(v safejs.Value) modelcache.Entry {
-	var e modelcache.Entry
+func entryFromJS(v safejs.Value) storedEntry {
+	var e storedEntry
 	if v.Type() != safejs.TypeObject {
 		return e
 	}
 	e.Hash, _ = get(v, "hash").String()
-	data, err := bytesFromJS(get(v, "bytes"))
+	b, err := ownBytesFromJS(get(v, "bytes"))
 	if err != nil {
-		return modelcache.Entry{}
+		return storedEntry{}
 	}
-	e.Data = data
+	e.jsBytes = b
 	if ver := get(v, "version"); ver.Type() == safejs.TypeNumber {
 		e.Version, _ = ver.Int()
 	}
 	return e
 }
 
-func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
+// put stores e; u8 is e.Data's JavaScript array, or undefined to copy e.Data.
+func (s *idbModelStore) put(ctx context.Context, url string, e modelcache.Entry, u8 js.Value) error {
 	txn, store, err := s.objectStore(ctx, idb.TransactionReadWrite)
 	if err != nil {
 		return err
 	}
-	data := js.Global().Get("Uint8Array").New(len(e.Data))
-	js.CopyBytesToJS(data, e.Data)
+	if u8.Type() != js.TypeObject {
+		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
+		js.CopyBytesToJS(u8, e.Data)
+	}
 	value := js.ValueOf(map[string]any{
 		"version": e.Version,
 		"hash":    e.Hash,
-		"bytes":   data,
+		"bytes":   u8,
 		"size":    len(e.Data),
 		"stored":  js.Global().Get("Date").Call("now"),
 	})

@@ -19,7 +19,8 @@ type modelFile struct {
 }
 
 // openModelFile reads a model file; it is the one place that knows the
-// format. inflated holds tensors veil.js inflated ahead, or is undefined
+// format. src is the file (with its JavaScript array, if any: see
+// jsBytes); inflated holds tensors veil.js inflated ahead, or is undefined
 // (see modelReadOptions). Tests (and builds with the veilfake tag) wrap it
 // to also accept fakemodel files.
 var openModelFile = openVeilFile
@@ -34,7 +35,8 @@ const loadGCPercent = -1
 
 // openModel reads data with openModelFile, first naming the usual wrong
 // downloads (an HTML error page, a TF.js model.json) so the message helps.
-func openModel(data []byte, inflated js.Value) (*modelFile, error) {
+func openModel(src jsBytes, inflated js.Value) (*modelFile, error) {
+	data := src.data
 	t := bytes.TrimLeft(data[:min(len(data), 64)], " \t\r\n\ufeff")
 	switch {
 	case len(data) == 0:
@@ -47,7 +49,7 @@ func openModel(data []byte, inflated js.Value) (*modelFile, error) {
 	// Calls that run while this one awaits JavaScript (hashing, inflating)
 	// see this target too: they only collect more often.
 	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
-	m, err := openModelFile(data, inflated)
+	m, err := openModelFile(src, inflated)
 	if err != nil {
 		if errorCode(err) == codeInternal {
 			return nil, newError(codeBadModel, err, "not a usable model file")

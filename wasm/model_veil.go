@@ -14,8 +14,8 @@ import (
 
 // openVeilFile reads a .veil file into an int8 classifier, as tools/classify
 // does: veilfile.ReadWith checks the magic, version, checksum and structure.
-func openVeilFile(data []byte, inflated js.Value) (*modelFile, error) {
-	q, meta, err := veilfile.ReadWith(data, modelReadOptions(inflated))
+func openVeilFile(src jsBytes, inflated js.Value) (*modelFile, error) {
+	q, meta, err := veilfile.ReadWith(src.data, modelReadOptions(src, inflated))
 	if err != nil {
 		return nil, newError(codeBadModel, err, "not a usable .veil model file")
 	}

@@ -301,10 +301,9 @@ function concat(chunks, n) {
  */
 async function preInflate(file) {
   try {
-    if (!HAS_DEFLATE_RAW || file.length < 8) return null;
-    const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
-    if (n > file.length - 8) return null;
-    const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+    const h = HAS_DEFLATE_RAW && veilHeader(file);
+    if (!h) return null;
+    const { n, header } = h;
     const names = [];
     const outs = [];
     for (const [name, t] of Object.entries(header)) {
@@ -319,6 +318,44 @@ async function preInflate(file) {
   } catch {
     return null;
   }
+}
+
+/**
+ * preDigest hashes a .veil file ahead of the engine, as preInflate inflates
+ * it: the SHA-256 of the file, and of the file with the 64 hex digits of its
+ * checksum set to "0" (what the checksum covers, pkg/veilfile). Resolves to
+ * [{at, patch, sha256}] (the SHA-256 of the file with patch written at at)
+ * for load's opts.digests, or to null. The engine uses a digest only for
+ * the bytes it describes.
+ */
+async function preDigest(file) {
+  try {
+    const h = host.sha256 && veilHeader(file);
+    if (!h) return null;
+    const sum = h.header.__metadata__?.['veil.sha256'];
+    const whole = { at: 0, patch: new Uint8Array(0), sha256: host.sha256(file) };
+    // latin1 decodes one character per byte, so an index is a byte offset.
+    const i = typeof sum === 'string' ? new TextDecoder('latin1').decode(file.subarray(8, 8 + h.n)).indexOf(`"veil.sha256":"${sum}"`) : -1;
+    if (i < 0 || sum.length !== 64) return [{ ...whole, sha256: await whole.sha256 }];
+    const at = 8 + i + 15;
+    const patch = new Uint8Array(64).fill(0x30);
+    const zeroed = file.slice();
+    zeroed.set(patch, at);
+    const digests = [whole, { at, patch, sha256: host.sha256(zeroed) }];
+    for (const d of digests) d.sha256 = await d.sha256;
+    return digests;
+  } catch {
+    return null;
+  }
+}
+
+/** veilHeader parses a .veil (safetensors) file's header: {n, header}, or null. */
+function veilHeader(file) {
+  if (file.length < 8) return null;
+  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  if (n > file.length - 8) return null;
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
+  return header && typeof header === 'object' ? { n, header } : null;
 }
 
 /** withShims runs fn with wasm_exec.js's stand-in globals in place. */
@@ -707,7 +744,7 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
     const pre = await prefetch; // the workers start meanwhile
-    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated }) });
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests }) });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
@@ -765,8 +802,8 @@ function cacheMayHave(url) {
 /**
  * prefetchModel downloads the model at url while veil.wasm compiles, so
  * that the two overlap, unless the cache may hold it (the engine then reads
- * the cache, and checks it), and inflates its tensors (preInflate).
- * Resolves to {data, inflated}, or to null: the cache
+ * the cache, and checks it), inflates its tensors (preInflate) and hashes
+ * it (preDigest). Resolves to {data, inflated, digests}, or to null: the cache
  * may have them, or the download failed (the engine then fetches the model
  * itself, and reports what went wrong).
  */
@@ -776,7 +813,9 @@ async function prefetchModel(url, useCache, onProgress) {
     const res = await fetch(url);
     if (!res.ok) return null;
     const { data } = await host.read(res, MAX_MODEL_BYTES, onProgress);
-    return data ? { data, inflated: await preInflate(data) } : null;
+    if (!data) return null;
+    const [inflated, digests] = await Promise.all([preInflate(data), preDigest(data)]);
+    return { data, inflated, digests };
   } catch {
     return null;
   }

@@ -68,6 +68,11 @@ type Request struct {
 	Hash    string // expected SHA-256 (hex), or "" to accept any file that verifies
 	NoCache bool   // neither read nor write the store
 
+	// Absent says the caller has just found the store without URL (veil.js
+	// looks before it downloads): Load does not look again, and stores
+	// the download as usual.
+	Absent bool
+
 	// StoreLater leaves storing a download to Result.Store, so that the
 	// caller can put the model to use first: a browser's IndexedDB write
 	// of a few MB takes a few hundred ms to commit.
@@ -115,7 +120,7 @@ var ErrHashMismatch = errors.New("hash mismatch")
 func (c *Cache) Load(ctx context.Context, r Request) (Result, error) {
 	want := strings.ToLower(r.Hash)
 	useStore := c.Store != nil && !r.NoCache
-	if useStore {
+	if useStore && !r.Absent {
 		if res, ok := c.lookup(ctx, r.URL, want); ok {
 			return res, nil
 		}

@@ -247,3 +247,25 @@ func TestLoadStoreLater(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadAbsent(t *testing.T) {
+	s := &MemStore{}
+	c, warns := newCache(s)
+	f := &fetcher{data: []byte("MODEL one")}
+	req := Request{URL: url, Absent: true, Fetch: f.fetch}
+	res, err := c.Load(context.Background(), req)
+	if err != nil || res.Source != FromNetwork {
+		t.Fatalf("first load: %v, %v", res.Source, err)
+	}
+	if s.Gets != 0 || s.Puts != 1 {
+		t.Errorf("first load: gets %d, puts %d; want 0, 1 (no look, and the download stored)", s.Gets, s.Puts)
+	}
+	// Absent only skips the look: a load without it finds the stored file.
+	req.Absent = false
+	if res, err := c.Load(context.Background(), req); err != nil || res.Source != FromCache {
+		t.Fatalf("second load: %v, %v; want from the cache", res.Source, err)
+	}
+	if f.calls != 1 || len(*warns) != 0 {
+		t.Errorf("fetches %d, warnings %v; want 1, none", f.calls, *warns)
+	}
+}
