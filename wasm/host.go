@@ -24,9 +24,9 @@ func hostHas(name string) bool {
 	return host.Type() == js.TypeObject && host.Get(name).Type() == js.TypeFunction
 }
 
-// sha256InJSMax bounds the message sha256InJS hands to crypto.subtle, which
-// needs it whole in JavaScript: a copy of a large model would raise the peak
-// memory more than hashing in Go costs in time.
+// sha256InJSMax bounds a message sha256InJS copies into JavaScript for
+// crypto.subtle, which needs it whole: a copy of a large model would raise
+// the peak memory more than hashing in Go costs in time.
 const sha256InJSMax = 8 << 20
 
 // jsBytes is a byte slice copied out of a JavaScript Uint8Array that veil
@@ -125,33 +125,41 @@ func (o jsOrigins) of(data []byte) jsBytes {
 	return jsBytes{data: data}
 }
 
-// message returns parts end to end (n bytes) as a Uint8Array: src.u8
-// itself if they are all src's bytes in place; a copy of it with the other
-// parts written over it if they are as long as src; else a new array.
-func (src jsBytes) message(n int, parts [][]byte) js.Value {
-	mine := src.u8.Type() == js.TypeObject && n == len(src.data)
-	msg := src.u8
-	if !mine {
-		msg = js.Global().Get("Uint8Array").New(n)
+// hashInJS starts host.sha256 on parts end to end (n bytes) and returns
+// its Promise. When parts are src's bytes in place but for a few, those few
+// are written over src.u8 for the call and src's bytes put back right
+// after it: crypto.subtle takes a copy of its input when called, so no
+// copy of the file is made here. Other messages are copied whole into a
+// new array, up to sha256InJSMax bytes (ok is false beyond).
+func (src jsBytes) hashInJS(n int, parts [][]byte) (p js.Value, ok bool) {
+	if src.u8.Type() != js.TypeObject || n != len(src.data) {
+		if n > sha256InJSMax {
+			return js.Undefined(), false
+		}
+		msg := js.Global().Get("Uint8Array").New(n)
+		for off, i := 0, 0; i < len(parts); off, i = off+len(parts[i]), i+1 {
+			js.CopyBytesToJS(msg.Call("subarray", off, off+len(parts[i])), parts[i])
+		}
+		return host.Call("sha256", msg), true
 	}
-	copied := !mine
+	var patched [][2]int // where parts were written over src.u8
 	for off, i := 0, 0; i < len(parts); off, i = off+len(parts[i]), i+1 {
-		if mine && src.holds(parts[i], off) {
-			continue
+		if !src.holds(parts[i], off) {
+			js.CopyBytesToJS(src.u8.Call("subarray", off, off+len(parts[i])), parts[i])
+			patched = append(patched, [2]int{off, off + len(parts[i])})
 		}
-		if !copied {
-			msg, copied = src.u8.Call("slice"), true
-		}
-		js.CopyBytesToJS(msg.Call("subarray", off, off+len(parts[i])), parts[i])
 	}
-	return msg
+	p = host.Call("sha256", src.u8)
+	for _, r := range patched {
+		js.CopyBytesToJS(src.u8.Call("subarray", r[0], r[1]), src.data[r[0]:r[1]])
+	}
+	return p, true
 }
 
 // sha256InJS is the SHA-256 of parts as one message, by host.sha256
-// (crypto.subtle) where there is one and the message is at most
-// sha256InJSMax bytes, else by crypto/sha256. What parts share with src
-// is read from src.u8, and a message src.digests describes is not hashed
-// again.
+// (crypto.subtle) where there is one and it can take the message (see
+// hashInJS), else by crypto/sha256. A message src.digests describes is not
+// hashed again.
 func sha256InJS(src jsBytes, parts ...[]byte) [32]byte {
 	n := 0
 	for _, p := range parts {
@@ -162,11 +170,13 @@ func sha256InJS(src jsBytes, parts ...[]byte) [32]byte {
 			return d.sum
 		}
 	}
-	if hostHas("sha256") && n <= sha256InJSMax {
-		if r, err := await(safe(host.Call("sha256", src.message(n, parts)))); err == nil {
-			var sum [32]byte
-			if n, err := safejs.CopyBytesToGo(sum[:], r); err == nil && n == len(sum) {
-				return sum
+	if hostHas("sha256") {
+		if p, ok := src.hashInJS(n, parts); ok {
+			if r, err := await(safe(p)); err == nil {
+				var sum [32]byte
+				if n, err := safejs.CopyBytesToGo(sum[:], r); err == nil && n == len(sum) {
+					return sum
+				}
 			}
 		}
 	}

@@ -54,10 +54,11 @@ func TestTakeInflated(t *testing.T) {
 	}
 }
 
-// TestJSBytesMessage checks what sha256InJS hashes: src's own array when the
-// parts are all its bytes in place, and otherwise exactly the parts, with
-// src's array left as it was.
-func TestJSBytesMessage(t *testing.T) {
+// TestJSBytesHashInJS checks what sha256InJS hands to host.sha256: src's
+// own array when the parts are src's bytes in place, patched for the call
+// where a few are not and restored after it; otherwise a copy of exactly
+// the parts.
+func TestJSBytesHashInJS(t *testing.T) {
 	file := []byte("header:0123456789:tensors")
 	arr := js.Global().Get("Uint8Array").New(len(file))
 	js.CopyBytesToJS(arr, file)
@@ -73,37 +74,55 @@ func TestJSBytesMessage(t *testing.T) {
 	if other := known.of(bytes.Clone(data.data)); other.u8.Type() != js.TypeUndefined {
 		t.Fatal("jsOrigins.of matched a copy of the bytes")
 	}
-	asBytes := func(v js.Value) []byte {
-		b := make([]byte, v.Length())
-		js.CopyBytesToGo(b, v)
-		return b
-	}
+
+	// A host.sha256 that notes what it was given, as crypto.subtle copies it.
+	var seen []byte
+	var same bool
+	record := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		seen = make([]byte, args[0].Length())
+		js.CopyBytesToGo(seen, args[0])
+		same = args[0].Equal(arr)
+		return js.Global().Get("Promise").Call("resolve", js.Global().Get("Uint8Array").New(32))
+	})
+	defer record.Release()
+	host = js.ValueOf(map[string]any{"sha256": record})
+	defer func() { host = js.Undefined() }()
+
 	d := src.data
 	zeros := bytes.Repeat([]byte("0"), 10)
 	for _, tt := range []struct {
 		name  string
 		src   jsBytes
 		parts [][]byte
-		same  bool // the message is src.u8 itself
+		same  bool // host.sha256 got src.u8 itself
 	}{
 		{"whole", src, [][]byte{d}, true},
 		{"split in place", src, [][]byte{d[:5], d[5:]}, true},
-		{"middle replaced", src, [][]byte{d[:7], zeros, d[17:]}, false},
-		{"a copy of the bytes", src, [][]byte{bytes.Clone(d)}, false},
+		{"middle replaced", src, [][]byte{d[:7], zeros, d[17:]}, true},
+		{"a copy of the bytes", src, [][]byte{bytes.Clone(d)}, true},
 		{"shorter", src, [][]byte{d[:7]}, false},
 		{"no array", jsBytes{data: d}, [][]byte{d[:7], zeros, d[17:]}, false},
 	} {
 		want := bytes.Join(tt.parts, nil)
-		msg := tt.src.message(len(want), tt.parts)
-		if got := asBytes(msg); !bytes.Equal(got, want) {
-			t.Errorf("%s: message %q, want %q", tt.name, got, want)
+		seen = nil
+		p, ok := tt.src.hashInJS(len(want), tt.parts)
+		if !ok || p.Type() != js.TypeObject {
+			t.Fatalf("%s: hashInJS did not call host.sha256", tt.name)
 		}
-		if msg.Equal(arr) != tt.same {
-			t.Errorf("%s: message is src's array: %v, want %v", tt.name, msg.Equal(arr), tt.same)
+		if !bytes.Equal(seen, want) {
+			t.Errorf("%s: hashed %q, want %q", tt.name, seen, want)
 		}
-		if got := asBytes(arr); !bytes.Equal(got, file) {
-			t.Fatalf("%s: src's array changed to %q", tt.name, got)
+		if same != tt.same {
+			t.Errorf("%s: hashed src's array: %v, want %v", tt.name, same, tt.same)
 		}
+		got := make([]byte, arr.Length())
+		js.CopyBytesToGo(got, arr)
+		if !bytes.Equal(got, file) {
+			t.Fatalf("%s: src's array left as %q", tt.name, got)
+		}
+	}
+	if _, ok := (jsBytes{}).hashInJS(sha256InJSMax+1, [][]byte{make([]byte, sha256InJSMax+1)}); ok {
+		t.Error("hashInJS copied a message larger than sha256InJSMax")
 	}
 }
 

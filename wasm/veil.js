@@ -339,9 +339,12 @@ async function preDigest(file) {
     if (i < 0 || sum.length !== 64) return [{ ...whole, sha256: await whole.sha256 }];
     const at = 8 + i + 15;
     const patch = new Uint8Array(64).fill(0x30);
-    const zeroed = file.slice();
-    zeroed.set(patch, at);
-    const digests = [whole, { at, patch, sha256: host.sha256(zeroed) }];
+    // crypto.subtle copies its input when called: patch the file for the
+    // call, and put the checksum back.
+    const saved = file.slice(at, at + 64);
+    file.set(patch, at);
+    const digests = [whole, { at, patch, sha256: host.sha256(file) }];
+    file.set(saved, at);
     for (const d of digests) d.sha256 = await d.sha256;
     return digests;
   } catch {
