@@ -37,7 +37,8 @@ var floor = map[string]fidelity{
 // (internal/testimages) and compares with the real nsfwjs outputs in
 // testdata/golden/NAME.json. It enforces each model's floor, and with
 // -acceptance the target. InceptionV3 runs on every 5th image unless
-// VEIL_FULL_CONFORMANCE is set.
+// VEIL_FULL_CONFORMANCE is set. VEIL_MODEL_DIR tests the .veil files in
+// another directory (a quantizer experiment) instead of models/.
 //
 //	go test ./pkg/quantize -run AgainstGolden -v [-acceptance]
 func TestAgainstGolden(t *testing.T) {
@@ -49,45 +50,19 @@ func TestAgainstGolden(t *testing.T) {
 	}
 	for _, name := range []string{"mobilenet_v2", "mobilenet_v2_mid", "inception_v3"} {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile("../../models/" + name + ".veil")
-			if err != nil {
-				if os.Getenv("VEIL_REQUIRE_MODELS") != "" {
-					t.Fatal(err)
-				}
-				t.Skipf("models/%s.veil not written yet (make models)", name)
-			}
-			g, err := testimages.LoadGolden("../../testdata/golden/" + name + ".json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, _, err := veilfile.Read(data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			q, size, g := modelAndGolden(t, name)
 			e := infer.NewInt8(q)
-			s := q.InputSize
-			x := make([]float32, s*s*3)
-			var got, want [][]float32
-			for i, spec := range testimages.All() {
-				if name == "inception_v3" && i%5 != 0 && os.Getenv("VEIL_FULL_CONFORMANCE") == "" {
-					continue
-				}
-				p, ok := g.Probabilities[spec.Name]
-				if !ok || (spec.Large && testing.Short()) {
-					continue
-				}
-				img := spec.Make()
-				infer.Preprocess(x, img.Pix, img.W, img.H, s)
+			inputs, want := conformanceInputs(q, g, func(i int, spec testimages.Spec) bool {
+				full := name != "inception_v3" || i%5 == 0 || os.Getenv("VEIL_FULL_CONFORMANCE") != ""
+				return full && !(spec.Large && testing.Short())
+			})
+			var got [][]float32
+			for _, x := range inputs {
 				got = append(got, append([]float32(nil), e.Run(x)...))
-				w := make([]float32, len(p))
-				for i, v := range p {
-					w[i] = float32(v)
-				}
-				want = append(want, w)
 			}
 			top1, mean, maxd := quantize.Agreement(got, want)
 			t.Logf("%s: %d images, %d bytes: top-1 agreement %.1f%%, mean |Δp| %.4f, max |Δp| %.4f",
-				name, len(got), len(data), 100*top1, mean, maxd)
+				name, len(got), size, 100*top1, mean, maxd)
 			check := func(what string, f fidelity) {
 				if top1 < f.top1 || mean > f.mean || maxd > f.max || math.IsNaN(mean) {
 					t.Errorf("%s misses its %s (top-1 ≥ %.0f%%, mean ≤ %g, max ≤ %g)", name, what, 100*f.top1, f.mean, f.max)
@@ -99,4 +74,53 @@ func TestAgainstGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// modelAndGolden reads models/NAME.veil (or VEIL_MODEL_DIR's) and nsfwjs's
+// outputs for the conformance images; it skips the test if the model has
+// not been built (fails with VEIL_REQUIRE_MODELS). It returns the file size.
+func modelAndGolden(t *testing.T, name string) (*infer.QNet, int, *testimages.Golden) {
+	t.Helper()
+	dir := "../../models/"
+	if d := os.Getenv("VEIL_MODEL_DIR"); d != "" {
+		dir = d + "/"
+	}
+	data, err := os.ReadFile(dir + name + ".veil")
+	if err != nil {
+		if os.Getenv("VEIL_REQUIRE_MODELS") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("models/%s.veil not written yet (make models)", name)
+	}
+	g, err := testimages.LoadGolden("../../testdata/golden/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, err := veilfile.Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, len(data), g
+}
+
+// conformanceInputs preprocesses the conformance images keep accepts (by
+// index and spec) that have a golden output, for q; want holds nsfwjs's.
+func conformanceInputs(q *infer.QNet, g *testimages.Golden, keep func(int, testimages.Spec) bool) (inputs, want [][]float32) {
+	s := q.InputSize
+	for i, spec := range testimages.All() {
+		p, ok := g.Probabilities[spec.Name]
+		if !ok || !keep(i, spec) {
+			continue
+		}
+		img := spec.Make()
+		x := make([]float32, s*s*3)
+		infer.Preprocess(x, img.Pix, img.W, img.H, s)
+		inputs = append(inputs, x)
+		w := make([]float32, len(p))
+		for k, v := range p {
+			w[k] = float32(v)
+		}
+		want = append(want, w)
+	}
+	return inputs, want
 }
