@@ -263,15 +263,15 @@ func TestWeightBits(t *testing.T) {
 			report("float weights, 16-bit activations and input", all16, allFloat)
 			noClip = true
 			report("no clipping: float weights, 16-bit all", all16, allFloat)
-			report("no clipping: float weights, 16-bit activations", wide, allFloat)
-			report("no clipping: float weights, 8-bit activations", input16, allFloat)
+			report("no clipping: float weights, 16-bit acts, 8-bit input", wide, allFloat)
+			report("no clipping: float weights, 8-bit acts, 16-bit input", input16, allFloat)
 			report("no clipping: int8 weights, 16-bit all", all16, nil)
-			report("no clipping: int8 weights, 8-bit activations", input16, nil)
+			report("no clipping: int8 weights, 8-bit acts, 16-bit input", input16, nil)
 			noClip = false
 			if testing.Short() {
 				return
 			}
-			perW := report("int8 weights, 16-bit activations", wide, nil)
+			perW := report("int8 weights, 16-bit acts, 8-bit input", wide, nil)
 
 			// Rank layers by what float weights in that layer alone buy on
 			// the images the int8 weights hurt most (16-bit activations).
