@@ -126,7 +126,7 @@ func TestActivationBits(t *testing.T) {
 					linear[op.Out] = true
 				}
 			}
-			half := q.Ops[len(q.Ops)/2].Out
+			half, quarter := q.Ops[len(q.Ops)/2].Out, q.Ops[len(q.Ops)/4].Out
 			variants := []struct {
 				name string
 				wide func(t int) bool
@@ -135,6 +135,11 @@ func TestActivationBits(t *testing.T) {
 				{"16-bit in the linear (no-ReLU) outputs", func(t int) bool { return linear[t] }},
 				{"16-bit in the first half of the ops", func(t int) bool { return t > 0 && t <= half }},
 				{"16-bit everywhere", func(t int) bool { return t > 0 }},
+				{"16-bit input and linear outputs", func(t int) bool { return t == 0 || linear[t] }},
+				{"16-bit input and the first quarter", func(t int) bool { return t <= quarter }},
+				{"16-bit input and the first half", func(t int) bool { return t <= half }},
+				{"16-bit input and the second half", func(t int) bool { return t == 0 || t > half }},
+				{"16-bit input and everywhere", func(t int) bool { return true }},
 			}
 			inputs, want := conformanceInputs(q, g, func(i int, spec testimages.Spec) bool {
 				return !spec.Large && (name != "inception_v3" || i%5 == 0)
