@@ -37,14 +37,22 @@ models: $(TFJS_DIR)/.ok $(VEIL_MODELS)
 
 # An int8 model is rebuilt when the quantizer or the engine changes.
 QUANT_SRC := $(shell find pkg/infer pkg/quantize pkg/veilfile pkg/calibset pkg/lora tools/quantize -name '*.go' ! -name '*_test.go' 2>/dev/null)
-# -equalize is pinned to what `-equalize auto` picks (quantize both ways, keep
-# the one closer to float on the calibration images; measured 2026-11-26),
-# which would double the build time.
-EQUALIZE_mobilenet_v2 := on
-EQUALIZE_mobilenet_v2_mid := off
-EQUALIZE_inception_v3 := on
+# ACT_BITS: 12-bit activations (int8 weights) keep nsfwjs's answers within
+# issue 3's targets; ACT_BITS=8 makes faster, leaner, less faithful
+# models (see pkg/quantize/doc.go). -equalize is pinned to what `-equalize
+# auto` picks (quantize both ways, keep the one closer to float on the
+# calibration images; measured 2026-11-26/27), which would double the build
+# time: with 12 bits it is off (it would move the weights off the grid
+# they came on).
+ACT_BITS ?= 12
+EQUALIZE_8_mobilenet_v2 := on
+EQUALIZE_8_mobilenet_v2_mid := off
+EQUALIZE_8_inception_v3 := on
+EQUALIZE_12_mobilenet_v2 := off
+EQUALIZE_12_mobilenet_v2_mid := off
+EQUALIZE_12_inception_v3 := off
 models/%.veil: $(TFJS_DIR)/.ok $(QUANT_SRC)
-	$(GO) run ./tools/quantize -q -model $* -equalize $(EQUALIZE_$*) -o $@.tmp > build/quantize-$*.txt
+	$(GO) run ./tools/quantize -q -model $* -act-bits $(ACT_BITS) -equalize $(EQUALIZE_$(ACT_BITS)_$*) -o $@.tmp > build/quantize-$*.txt
 	mv $@.tmp $@
 
 $(NSFWJS_DIR)/package.ok: scripts/fetch-nsfwjs.sh

@@ -38,10 +38,14 @@ func veilModel(q *infer.QNet, meta *veilfile.Meta) *modelFile {
 	for i, a := range meta.Adapters {
 		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
 	}
+	format := "veil v" + strconv.Itoa(meta.Version) + " int8"
+	if q.ActBits == 12 {
+		format += ", 12-bit activations"
+	}
 	return &modelFile{
 		classifier: infer.NewInt8ClassifierOwning(q),
 		name:       q.Name,
 		adapters:   adapters,
-		format:     "veil v" + strconv.Itoa(meta.Version) + " int8",
+		format:     format,
 	}
 }

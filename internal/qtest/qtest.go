@@ -67,12 +67,15 @@ func Input(seed uint64, s int) []float32 {
 }
 
 // TinyQNet quantizes TinyNet(seed, s) on a few Input images.
-func TinyQNet(seed uint64, s int) *infer.QNet {
+func TinyQNet(seed uint64, s int) *infer.QNet { return TinyQNetBits(seed, s, 8) }
+
+// TinyQNetBits is TinyQNet with activations of bits (8 or 12).
+func TinyQNetBits(seed uint64, s, bits int) *infer.QNet {
 	var calib [][]float32
 	for i := range 4 {
 		calib = append(calib, Input(seed+uint64(i), s))
 	}
-	q, _, err := quantize.Quantize(TinyNet(seed, s), calib, quantize.Options{Workers: 1, SQNRImages: -1})
+	q, _, err := quantize.Quantize(TinyNet(seed, s), calib, quantize.Options{Workers: 1, SQNRImages: -1, ActBits: bits})
 	if err != nil {
 		panic("qtest: " + err.Error())
 	}

@@ -1,10 +1,17 @@
 package infer
 
-// UseRefKernels makes e run convolutions with the reference kernels, for A/B
-// timing against the fast kernels in the same process.
-func UseRefKernels(e *Int8) {
+// NewInt8Ref is NewInt8 running only the reference kernels (conv,
+// depthwise, pools), for A/B tests and timing against the fast kernels in
+// the same process. It keeps q's raw conv weights, which the reference
+// conv reads and PackInt8 drops.
+func NewInt8Ref(q *QNet) *Int8 {
+	if err := q.Validate(); err != nil {
+		panic(err)
+	}
+	e := NewInt8Packed(&Int8Weights{q: *q, conv: make([]*PackedConv, len(q.Ops))})
 	for i := range e.plans {
-		e.plans[i].conv = nil
 		e.plans[i].dw = false
 	}
+	e.refOnly = true
+	return e
 }

@@ -11,14 +11,18 @@ import (
 // An Int8 is not safe for concurrent use; make one per goroutine.
 type Int8 struct {
 	q     *QNet
-	bufs  [][]uint8 // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
-	plans []qplan   // per op
-	acc   []int32   // accumulator scratch, 2·max channels
+	bufs  [][]uint8  // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
+	wide  [][]uint16 // the same for a 12-bit QNet (bufs is then nil)
+	plans []qplan    // per op
+	acc   []int32    // accumulator scratch, 2·max channels
 	conv  *ConvScratch
 	pair  []int64   // depthwise scratch, max channels
 	tmp   []float64 // softmax scratch
 	probs []float32 // output
 	row   []float32 // one preprocessed input row, for RunRGB
+	trace []int32   // RunTrace's copy of an op's output
+
+	refOnly bool // the tests' reference runner: no pooling kernel either
 }
 
 // qplan holds the constants derived from one QOp.
@@ -29,7 +33,7 @@ type qplan struct {
 	add   *AddRescale // add
 	cat   []*Requant  // concat: per input, nil if copied
 	catZ  []int32     // concat: input zero points
-	catX  [][]uint8   // concat: input buffers
+	catX  any         // concat: input buffers, [][]uint8 or [][]uint16
 	catC  []int       // concat: input channels
 	dense []int32     // dense accumulators
 }
@@ -120,11 +124,16 @@ func NewInt8Packed(w *Int8Weights) *Int8 {
 		maxC = max(maxC, tq.Shape.C)
 	}
 	e := &Int8{q: q, plans: make([]qplan, len(q.Ops))}
-	// A softmax dense writes the float probabilities, not a uint8 tensor.
-	e.bufs = planBuffers[uint8](sizes, len(q.Ops), func(i int) ([]int, int, bool) {
+	// A softmax dense writes the float probabilities, not a tensor.
+	uses := func(i int) ([]int, int, bool) {
 		op := &q.Ops[i]
 		return op.In, op.Out, op.Kind != QDense || op.Act != ActSoftmax
-	})
+	}
+	if q.ActBits == 12 {
+		e.wide = planBuffers[uint16](sizes, len(q.Ops), uses)
+	} else {
+		e.bufs = planBuffers[uint8](sizes, len(q.Ops), uses)
+	}
 	e.acc = make([]int32, 2*maxC)
 	e.pair = make([]int64, maxC)
 	maxK := 0
@@ -148,30 +157,41 @@ func (e *Int8) plan(i int) {
 	op := &q.Ops[i]
 	p := &e.plans[i]
 	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
+	top := q.ActTop()
 	switch op.Kind {
 	case QConv:
-		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
 	case QDepthwise:
-		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
-		p.dw = DepthwiseInt8Fits(op.Weights, op.Bias)
+		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
+		p.dw = DepthwiseFits(op.Weights, op.Bias, top)
 	case QDense:
 		p.dense = make([]int32, len(op.Bias))
 		if op.Act != ActSoftmax {
-			p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
+			p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
 		}
 	case QAdd:
-		p.add = NewAddRescale(xq, q.Tensors[op.In[1]].Q, yq, op.Act)
+		p.add = NewAddRescaleTop(xq, q.Tensors[op.In[1]].Q, yq, op.Act, top)
 	case QConcat:
+		var x8 [][]uint8
+		var x16 [][]uint16
 		for _, t := range op.In {
 			tq := q.Tensors[t].Q
 			var r *Requant
 			if tq != yq {
-				r = &Requant{Mult: []Multiplier{NewMultiplier(float64(tq.Scale) / float64(yq.Scale))}, Zero: yq.Zero, Lo: 0, Hi: 255}
+				r = &Requant{Mult: []Multiplier{NewMultiplier(float64(tq.Scale) / float64(yq.Scale))}, Zero: yq.Zero, Lo: 0, Hi: top}
 			}
 			p.cat = append(p.cat, r)
 			p.catZ = append(p.catZ, tq.Zero)
-			p.catX = append(p.catX, e.bufs[t])
 			p.catC = append(p.catC, q.Tensors[t].Shape.C)
+			if e.wide != nil {
+				x16 = append(x16, e.wide[t])
+			} else {
+				x8 = append(x8, e.bufs[t])
+			}
+		}
+		p.catX = x8
+		if e.wide != nil {
+			p.catX = x16
 		}
 	}
 }
@@ -182,13 +202,18 @@ func (e *Int8) plan(i int) {
 func (e *Int8) Run(input []float32) []float32 { return e.RunTrace(input, nil) }
 
 // RunTrace is Run calling trace(i, y) after op i with its quantized output
-// (not called for the final softmax dense). y is valid only during the call.
-func (e *Int8) RunTrace(input []float32, trace func(op int, y []uint8)) []float32 {
+// as stored (not called for the final softmax dense). y is valid only
+// during the call.
+func (e *Int8) RunTrace(input []float32, trace func(op int, y []int32)) []float32 {
 	q := e.q
 	if n := q.Tensors[0].Shape.Size(); len(input) != n {
 		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), n))
 	}
-	QuantizeInput(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
+	if e.wide != nil {
+		QuantizeInput(e.wide[0], input, q.InputAffine, q.Tensors[0].Q)
+	} else {
+		QuantizeInput(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
+	}
 	return e.runOps(trace)
 }
 
@@ -215,44 +240,109 @@ func (e *Int8) LoadRGB(w, h int, rows RowSource) {
 	}
 	for r := range s {
 		preprocessRow(e.row, rows, w, h, s, r)
-		QuantizeInput(e.bufs[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
+		if e.wide != nil {
+			QuantizeInput(e.wide[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
+		} else {
+			QuantizeInput(e.bufs[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
+		}
 	}
 }
 
 // RunLoaded runs the network on the input LoadRGB made.
 func (e *Int8) RunLoaded() []float32 { return e.runOps(nil) }
 
-// runOps runs every op on the quantized input in e.bufs[0].
-func (e *Int8) runOps(trace func(op int, y []uint8)) []float32 {
+// runOps runs every op on the quantized input in e.bufs[0] (e.wide[0]).
+func (e *Int8) runOps(trace func(op int, y []int32)) []float32 {
 	q := e.q
 	for i := range q.Ops {
-		e.runOp(i)
-		if trace != nil && e.bufs[q.Ops[i].Out] != nil {
-			trace(i, e.bufs[q.Ops[i].Out])
+		out := q.Ops[i].Out
+		if e.wide != nil {
+			if !runFast(e, e.wide, i) {
+				runOp(e, e.wide, i)
+			}
+		} else if !runFast(e, e.bufs, i) {
+			runOp(e, e.bufs, i)
+		}
+		if trace == nil {
+			continue
+		}
+		if e.wide != nil {
+			e.traceOut(trace, i, e.wide[out])
+		} else {
+			e.traceOut(trace, i, e.bufs[out])
 		}
 	}
 	return e.probs
 }
 
-func (e *Int8) runOp(i int) {
+func traceCopy[T Activ](dst []int32, y []T) []int32 {
+	dst = dst[:len(y)]
+	for k, v := range y {
+		dst[k] = int32(v)
+	}
+	return dst
+}
+
+func (e *Int8) traceOut(trace func(int, []int32), i int, y any) {
+	if e.q.Ops[i].Kind == QDense && e.q.Ops[i].Act == ActSoftmax {
+		return
+	}
+	if e.trace == nil {
+		n := 0
+		for _, t := range e.q.Tensors {
+			n = max(n, t.Shape.Size())
+		}
+		e.trace = make([]int32, n)
+	}
+	switch y := y.(type) {
+	case []uint8:
+		trace(i, traceCopy(e.trace, y))
+	case []uint16:
+		trace(i, traceCopy(e.trace, y))
+	}
+}
+
+// runFast runs op i on bufs with a fast kernel, if it has one: conv and
+// depthwise for either width, pools for 8-bit activations.
+func runFast[T Activ](e *Int8, bufs [][]T, i int) bool {
 	q := e.q
 	op := &q.Ops[i]
 	p := &e.plans[i]
-	y, ys := e.bufs[op.Out], q.Tensors[op.Out].Shape
-	x, xt := e.bufs[op.In[0]], q.Tensors[op.In[0]]
+	y, ys := bufs[op.Out], q.Tensors[op.Out].Shape
+	x, xt := bufs[op.In[0]], q.Tensors[op.In[0]]
+	switch {
+	case op.Kind == QConv && p.conv != nil:
+		ConvInt8(y, ys, x, xt.Shape, xt.Q.Zero, p.conv, op.SH, op.SW, op.Pad, p.rq, e.conv)
+		return true
+	case op.Kind == QDepthwise && p.dw:
+		DepthwiseInt8(y, ys, x, xt.Shape, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
+		return true
+	}
+	y8, ok := asBytes(y)
+	if !ok {
+		return false
+	}
+	x8, _ := asBytes(x)
+	if (op.Kind == QMaxPool || op.Kind == QAvgPool) && !e.refOnly {
+		PoolInt8(y8, ys, x8, xt.Shape, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
+		return true
+	}
+	return false
+}
+
+// runOp runs op i on bufs (e.bufs or e.wide) with the reference kernels,
+// which read and write either width.
+func runOp[T Activ](e *Int8, bufs [][]T, i int) {
+	q := e.q
+	op := &q.Ops[i]
+	p := &e.plans[i]
+	y, ys := bufs[op.Out], q.Tensors[op.Out].Shape
+	x, xt := bufs[op.In[0]], q.Tensors[op.In[0]]
 	xs := xt.Shape
 	switch op.Kind {
 	case QConv:
-		if p.conv != nil {
-			ConvInt8(y, ys, x, xs, xt.Q.Zero, p.conv, op.SH, op.SW, op.Pad, p.rq, e.conv)
-			return
-		}
 		Conv2DInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
 	case QDepthwise:
-		if p.dw {
-			DepthwiseInt8(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
-			return
-		}
 		DepthwiseInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
 	case QDense:
 		DenseInt8Ref(p.dense, x[:xs.Size()], xt.Q.Zero, op.Weights, op.Bias)
@@ -262,11 +352,11 @@ func (e *Int8) runOp(i int) {
 		}
 		RequantRef(y, p.dense, p.rq)
 	case QAdd:
-		AddInt8Ref(y, x, e.bufs[op.In[1]], p.add)
+		AddInt8Ref(y, x, bufs[op.In[1]], p.add)
 	case QConcat:
-		ConcatInt8Ref(y, ys.H*ys.W, p.catX, p.catC, p.cat, p.catZ)
+		ConcatInt8Ref(y, ys.H*ys.W, p.catX.([][]T), p.catC, p.cat, p.catZ)
 	case QMaxPool, QAvgPool:
-		PoolInt8(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
+		PoolInt8Ref(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool)
 	default:
 		panic(fmt.Sprintf("infer: op %q: unknown kind %v", op.Name, op.Kind))
 	}

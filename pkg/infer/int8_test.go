@@ -41,49 +41,54 @@ func outputHash(probs ...[]float32) string {
 //	PATH=$(go env GOROOT)/lib/wasm:$PATH GOOS=js GOARCH=wasm go test -run Deterministic ./pkg/infer
 const (
 	tinyOutputHash        = "9fdc86a2bd84dab5d31ca8b689dbd030e6cdf8c2261d6ccd5888d3787d300541"
-	mobilenetV2OutputHash = "351e805fb96aa67b1d2bf4b94eafca3ffaf499787a23152997d3e44852ab53cd"
+	tiny12OutputHash      = "03b970f1d902ca79adb9e514a4fcc5867ffe08e231e261070a6350d8d3ee903d"
+	mobilenetV2OutputHash = "8209986bad953be9489cc2f56ba6c340d4e337f1798cc2f7dae7a20298df6230"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/tiny.veil")
+var update = flag.Bool("update", false, "rewrite testdata/tiny.veil and tiny12.veil")
 
-const tinyFixture = "testdata/tiny.veil"
+// tinyFixtures are what the quantizer makes of qtest.TinyNet(1, 12) with
+// 8- and 12-bit activations.
+var tinyFixtures = map[int]string{8: "testdata/tiny.veil", 12: "testdata/tiny12.veil"}
 
-// TestTinyFixture checks that testdata/tiny.veil holds what the quantizer
-// makes of qtest.TinyNet(1, 12); -update rewrites it. The determinism test
-// reads the file, so it exercises only the executor. It compares what the
-// files hold, not their bytes: Go 1.27's compress/flate compresses the same
-// tensors to other (equally valid) bytes than Go 1.26's.
+// TestTinyFixture checks that testdata/tiny.veil and tiny12.veil hold what
+// the quantizer makes of qtest.TinyNet(1, 12); -update rewrites them. The
+// determinism tests read the files, so they exercise only the executor. It
+// compares what the files hold, not their bytes: Go 1.27's compress/flate
+// compresses the same tensors to other (equally valid) bytes than Go 1.26's.
 func TestTinyFixture(t *testing.T) {
-	data, err := veilfile.Encode(qtest.TinyQNet(1, 12), &veilfile.Meta{Source: "qtest.TinyNet(1, 12)"}, veilfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.WriteFile(tinyFixture, data, 0o644); err != nil {
+	for bits, fixture := range tinyFixtures {
+		data, err := veilfile.Encode(qtest.TinyQNetBits(1, 12, bits), &veilfile.Meta{Source: "qtest.TinyNet(1, 12)"}, veilfile.Options{})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	old, err := os.ReadFile(tinyFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qOld, mOld, err := veilfile.Read(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qNew, mNew, err := veilfile.Read(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(qOld, qNew) || !reflect.DeepEqual(mOld, mNew) {
-		t.Fatalf("%s is stale or the quantizer changed on this platform; run go test -run TinyFixture -update ./pkg/infer natively", tinyFixture)
+		if *update {
+			if err := os.WriteFile(fixture, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old, err := os.ReadFile(fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qOld, mOld, err := veilfile.Read(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qNew, mNew, err := veilfile.Read(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(qOld, qNew) || !reflect.DeepEqual(mOld, mNew) {
+			t.Fatalf("%s is stale or the quantizer changed on this platform; run go test -run TinyFixture -update ./pkg/infer natively", fixture)
+		}
 	}
 }
 
-// readTiny reads testdata/tiny.veil.
-func readTiny(t *testing.T) *infer.QNet {
+// readTiny reads the tiny fixture with activations of bits.
+func readTiny(t *testing.T, bits int) *infer.QNet {
 	t.Helper()
-	data, err := os.ReadFile(tinyFixture)
+	data, err := os.ReadFile(tinyFixtures[bits])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +96,38 @@ func readTiny(t *testing.T) *infer.QNet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if q.ActTop() != map[int]int32{8: 255, 12: 4095}[bits] {
+		t.Fatalf("%s: activations of %d bits", tinyFixtures[bits], q.ActBits)
+	}
 	return q
 }
 
 func TestInt8DeterministicTiny(t *testing.T) {
-	e := infer.NewInt8(readTiny(t))
-	var outs [][]float32
-	for i := range 8 {
-		outs = append(outs, append([]float32(nil), e.Run(qtest.Input(uint64(100+i), 12))...))
+	for bits, want := range map[int]string{8: tinyOutputHash, 12: tiny12OutputHash} {
+		e := infer.NewInt8(readTiny(t, bits))
+		var outs [][]float32
+		for i := range 8 {
+			outs = append(outs, append([]float32(nil), e.Run(qtest.Input(uint64(100+i), 12))...))
+		}
+		if got := outputHash(outs...); got != want {
+			t.Errorf("%d-bit: output hash %s, want %s (outputs %v)", bits, got, want, outs)
+		}
 	}
-	if got := outputHash(outs...); got != tinyOutputHash {
-		t.Fatalf("output hash %s, want %s (outputs %v)", got, tinyOutputHash, outs)
+}
+
+// TestInt8FastMatchesRef runs the tiny nets, 8- and 12-bit, with the fast
+// kernels and with the reference kernels only: the same bits.
+func TestInt8FastMatchesRef(t *testing.T) {
+	for _, bits := range []int{8, 12} {
+		q := readTiny(t, bits)
+		fast, ref := infer.NewInt8(q), infer.NewInt8Ref(q)
+		for i := range 8 {
+			x := qtest.Input(uint64(200+i), 12)
+			a := append([]float32(nil), fast.Run(x)...)
+			if b := ref.Run(x); !reflect.DeepEqual(a, b) {
+				t.Fatalf("%d-bit, input %d: fast %v, reference %v", bits, i, a, b)
+			}
+		}
 	}
 }
 
@@ -135,11 +161,13 @@ func TestInt8DeterministicMobileNetV2(t *testing.T) {
 }
 
 func TestInt8RunAllocatesNothing(t *testing.T) {
-	e := infer.NewInt8(qtest.TinyQNet(2, 12))
-	x := qtest.Input(3, 12)
-	e.Run(x)
-	if n := testing.AllocsPerRun(20, func() { e.Run(x) }); n != 0 {
-		t.Fatalf("Run allocates %v times per call", n)
+	for _, bits := range []int{8, 12} {
+		e := infer.NewInt8(qtest.TinyQNetBits(2, 12, bits))
+		x := qtest.Input(3, 12)
+		e.Run(x)
+		if n := testing.AllocsPerRun(20, func() { e.Run(x) }); n != 0 {
+			t.Fatalf("%d-bit: Run allocates %v times per call", bits, n)
+		}
 	}
 }
 
@@ -211,8 +239,7 @@ func TestInt8OpProfile(t *testing.T) {
 		e := infer.NewInt8(q)
 		x := refInputA(q.InputSize)
 		if *abRuns > 0 {
-			ref := infer.NewInt8(q)
-			infer.UseRefKernels(ref)
+			ref := infer.NewInt8Ref(q)
 			fast, slow := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 			for range *abRuns {
 				t0 := time.Now()
@@ -227,7 +254,7 @@ func TestInt8OpProfile(t *testing.T) {
 		perOp := make([][]time.Duration, len(q.Ops))
 		for range runs {
 			last := time.Now()
-			e.RunTrace(x, func(op int, _ []uint8) {
+			e.RunTrace(x, func(op int, _ []int32) {
 				now := time.Now()
 				perOp[op] = append(perOp[op], now.Sub(last))
 				last = now
@@ -277,7 +304,7 @@ var abRuns = flag.Int("ab", 0, "with -opprofile: also time this many runs of the
 // TestPackInt8Shared checks that runners sharing one PackInt8 give the bits
 // of runners that packed alone, and that packing leaves the QNet as it was.
 func TestPackInt8Shared(t *testing.T) {
-	q, before := readTiny(t), readTiny(t)
+	q, before := readTiny(t, 8), readTiny(t, 8)
 	w := infer.PackInt8(q)
 	if !reflect.DeepEqual(q, before) {
 		t.Fatal("PackInt8 changed the QNet")
@@ -298,7 +325,7 @@ func TestPackInt8Shared(t *testing.T) {
 // TestInt8ClassifierOwning checks that a classifier given its QNet answers
 // as one that is not, and releases the raw weights of the convs it packs.
 func TestInt8ClassifierOwning(t *testing.T) {
-	q, owned, orig := readTiny(t), readTiny(t), readTiny(t)
+	q, owned, orig := readTiny(t, 8), readTiny(t, 8), readTiny(t, 8)
 	pix := make([]uint8, 12*12*3)
 	for i := range pix {
 		pix[i] = uint8(i * 7)
@@ -351,9 +378,9 @@ func TestValidateRejectsInt8Min(t *testing.T) {
 // input and larger and smaller, square or not; and that an int8
 // Classifier (which uses it) gives the same.
 func TestInt8RunRGB(t *testing.T) {
-	q := readTiny(t)
+	q := readTiny(t, 8)
 	e := infer.NewInt8(q)
-	c := infer.NewInt8Classifier(readTiny(t))
+	c := infer.NewInt8Classifier(readTiny(t, 8))
 	s := q.InputSize
 	rng := rand.New(rand.NewPCG(5, 6))
 	in := make([]float32, s*s*3)
@@ -397,13 +424,13 @@ func ringRows(pix []uint8, w int, calls *int) infer.RowSource {
 // int8 classifier and one whose runner preprocesses nothing itself (as the
 // float engine), reading each output row's one or two source rows.
 func TestClassifierPrepareRGB(t *testing.T) {
-	q := readTiny(t)
+	q := readTiny(t, 8)
 	s := q.InputSize
 	// A Runner without LoadRGB, as the float engine is: the classifier
 	// preprocesses into a float image for it.
-	plain := infer.NewClassifier(s, q.Classes, func() infer.Runner { return struct{ infer.Runner }{infer.NewInt8(readTiny(t))} })
+	plain := infer.NewClassifier(s, q.Classes, func() infer.Runner { return struct{ infer.Runner }{infer.NewInt8(readTiny(t, 8))} })
 	classifiers := map[string]*infer.Classifier{"int8": infer.NewInt8Classifier(q), "plain runner": plain}
-	e := infer.NewInt8(readTiny(t))
+	e := infer.NewInt8(readTiny(t, 8))
 	in := make([]float32, s*s*3)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, wh := range [][2]int{{s, s}, {1, 1}, {s + 1, s}, {3 * s, 2 * s}, {7, 40}, {s - 1, s - 1}} {
@@ -432,4 +459,48 @@ func TestClassifierPrepareRGB(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestValidateActBits checks what Validate accepts of a 12-bit QNet: only
+// 8 or 12 bits, zero points up to the top value, and no channel whose
+// int32 accumulator could overflow on 12-bit inputs.
+func TestValidateActBits(t *testing.T) {
+	q := qtest.TinyQNetBits(3, 8, 12)
+	if err := q.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bits := range []int{1, 7, 16} {
+		c := *q
+		c.ActBits = bits
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "activations of") {
+			t.Errorf("%d-bit activations: %v", bits, err)
+		}
+	}
+	c := *q
+	c.Tensors = slices.Clone(q.Tensors)
+	c.Tensors[1].Q.Zero = 4096
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "zero 4096 is invalid") {
+		t.Errorf("zero point 4096: %v", err)
+	}
+	c.Tensors[1].Q.Zero = 4095
+	if err := c.Validate(); err != nil {
+		t.Errorf("zero point 4095: %v", err)
+	}
+	// A bias that leaves less headroom than top·Σ|w| in one channel.
+	for i := range q.Ops {
+		op := &q.Ops[i]
+		if len(op.Bias) == 0 {
+			continue
+		}
+		c := *q
+		c.Ops = slices.Clone(q.Ops)
+		c.Ops[i].Bias = slices.Clone(op.Bias)
+		c.Ops[i].Bias[0] = 1<<31 - 1 - 4095
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), "channel 0 could overflow") {
+			t.Fatalf("op %d with an overflowing bias: %v", i, err)
+		}
+		return
+	}
+	t.Fatal("TinyQNet has no weights")
 }

@@ -42,19 +42,37 @@ func (m Multiplier) Apply(x int64) int64 {
 	return (x*m.M + 1<<((m.S-1)&63)) >> (m.S & 63)
 }
 
-// Requant maps int32 accumulators to uint8: y = clamp(Zero + Mult[c]·acc, Lo, Hi).
-// Lo and Hi fold the activation (ReLU, ReLU6) into the clamp.
+// Activ is the storage of an activation tensor: uint8 in an 8-bit QNet,
+// uint16 holding [0, 4095] in a 12-bit one (QNet.ActBits).
+type Activ interface{ uint8 | uint16 }
+
+// activTop is the largest value a tensor stored as T holds.
+func activTop[T Activ]() int32 {
+	var z T
+	if _, ok := any(z).(uint8); ok {
+		return 255
+	}
+	return 4095
+}
+
+// Requant maps int32 accumulators to stored activations:
+// y = clamp(Zero + Mult[c]·acc, Lo, Hi). Lo and Hi fold the activation
+// (ReLU, ReLU6) into the clamp.
 type Requant struct {
 	Mult   []Multiplier // one per output channel
 	Zero   int32
-	Lo, Hi int32 // 0 <= Lo <= Hi <= 255
+	Lo, Hi int32 // 0 <= Lo <= Hi <= 255 (4095 in a 12-bit QNet)
 
-	vec requantVectors // Mult for applyRowVector, made by NewRequant (may be empty)
+	vec  requantVectors     // Mult for applyRowVector, made by NewRequant (may be empty)
+	wvec requantWideVectors // the same for 12-bit outputs (applyRowsWide)
 }
 
-func (r *Requant) apply(acc int32, c int) uint8 {
+func (r *Requant) apply(acc int32, c int) uint8 { return uint8(r.value(acc, c)) }
+
+// value is the requantized accumulator of channel c, in [Lo, Hi].
+func (r *Requant) value(acc int32, c int) int32 {
 	v := int64(r.Zero) + r.Mult[c].Apply(int64(acc))
-	return uint8(min(max(v, int64(r.Lo)), int64(r.Hi)))
+	return int32(min(max(v, int64(r.Lo)), int64(r.Hi)))
 }
 
 // applyRow requantizes acc[i] of channel c0+i into out[i], with the
@@ -84,59 +102,73 @@ func splitLanes(v int64) (lo, hi int32) {
 }
 
 // NewRequant returns the requantization from accumulators at scale
-// inScale·wScale[c] to a tensor with QParams out, clamped for act.
+// inScale·wScale[c] to an 8-bit tensor with QParams out, clamped for act.
 func NewRequant(inScale float32, wScale []float32, out QParams, act Activation) *Requant {
+	return NewRequantTop(inScale, wScale, out, act, 255)
+}
+
+// NewRequantTop is NewRequant to a tensor whose values are in [0, top]
+// (255, or 4095 in a 12-bit QNet). Only 8-bit requantizations get the
+// vector constants: the vector kernels store bytes.
+func NewRequantTop(inScale float32, wScale []float32, out QParams, act Activation, top int32) *Requant {
 	r := &Requant{Mult: make([]Multiplier, len(wScale)), Zero: out.Zero}
 	for c, s := range wScale {
 		r.Mult[c] = NewMultiplier(float64(inScale) * float64(s) / float64(out.Scale))
 	}
-	r.Lo, r.Hi = actRange(out, act)
-	r.vec = newRequantVectors(r)
+	r.Lo, r.Hi = actRange(out, act, top)
+	switch top {
+	case 255:
+		r.vec = newRequantVectors(r)
+	case 4095:
+		r.wvec = newRequantWideVectors(r)
+	}
 	return r
 }
 
-// actRange is the quantized range [lo, hi] of an activation's output.
-func actRange(q QParams, act Activation) (lo, hi int32) {
-	lo, hi = 0, 255
+// actRange is the quantized range [lo, hi] of an activation's output
+// stored in [0, top].
+func actRange(q QParams, act Activation, top int32) (lo, hi int32) {
+	lo, hi = 0, top
 	switch act {
 	case ActReLU:
 		lo = q.Zero
 	case ActReLU6:
 		lo = q.Zero
 		six := int64(q.Zero) + int64(math.Floor(6/float64(q.Scale)+0.5))
-		hi = int32(min(six, 255))
+		hi = int32(min(six, int64(top)))
 	}
 	return lo, hi
 }
 
 // QuantizeInput quantizes float values after the affine steps aff (each as
 // AffineRef, rounding between multiply and add; none for nil):
-// y = clamp(round(x'/Scale) + Zero, 0, 255), rounding halves up. The steps
-// are applied value by value, without a float copy of the input.
+// y = clamp(round(x'/Scale) + Zero, 0, top), rounding halves up (top: 255
+// for uint8, 4095 for uint16). The steps are applied value by value,
+// without a float copy of the input.
 //
-//	x (n) float32 -> y (n) uint8
-func QuantizeInput(y []uint8, x []float32, aff []Affine, q QParams) {
+//	x (n) float32 -> y (n) uint8 or uint16
+func QuantizeInput[T Activ](y []T, x []float32, aff []Affine, q QParams) {
 	if len(y) != len(x) {
 		panic("infer: QuantizeInput: bad shapes")
 	}
-	s := float64(q.Scale)
+	s, top := float64(q.Scale), float64(activTop[T]())
 	for i, v := range x {
 		for _, a := range aff {
 			v = float32(v*a.Mul) + a.Add // no FMA, as AffineRef
 		}
 		r := math.Floor(float64(v)/s+0.5) + float64(q.Zero)
-		y[i] = uint8(min(max(r, 0), 255))
+		y[i] = T(min(max(r, 0), top))
 	}
 }
 
 // Conv2DInt8Ref computes a quantized convolution. Padding cells are real 0
 // and contribute nothing.
 //
-//	x (H, W, Cin) uint8 (zero point zx) * w (KH, KW, Cin, Cout) int8 + bias (Cout) int32
-//	  -> acc (Cout) int32 -> y (OH, OW, Cout) uint8 via rq
+//	x (H, W, Cin) uint8 or uint16 (zero point zx) * w (KH, KW, Cin, Cout) int8 + bias (Cout) int32
+//	  -> acc (Cout) int32 -> y (OH, OW, Cout) uint8 or uint16 via rq
 //
 // acc is scratch of length Cout.
-func Conv2DInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32) {
+func Conv2DInt8Ref[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32) {
 	cin, cout := xs.C, ys.C
 	if len(w) != kh*kw*cin*cout || len(bias) != cout || len(rq.Mult) != cout || len(acc) < cout || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: Conv2DInt8Ref: bad shapes")
@@ -171,7 +203,7 @@ func Conv2DInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 			}
 			out := y[(oy*ys.W+ox)*cout:][:cout]
 			for co := range out {
-				out[co] = rq.apply(acc[co], co)
+				out[co] = Y(rq.value(acc[co], co))
 			}
 		}
 	}
@@ -179,10 +211,10 @@ func Conv2DInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 
 // DepthwiseInt8Ref computes a quantized depthwise convolution (multiplier 1).
 //
-//	x (H, W, C) uint8 (zero point zx) * w (KH, KW, C) int8 + bias (C) int32 -> y (OH, OW, C) uint8 via rq
+//	x (H, W, C) uint8|uint16 (zero point zx) * w (KH, KW, C) int8 + bias (C) int32 -> y (OH, OW, C) uint8|uint16 via rq
 //
 // acc is scratch of length C.
-func DepthwiseInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32) {
+func DepthwiseInt8Ref[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32) {
 	c := xs.C
 	if ys.C != c || len(w) != kh*kw*c || len(bias) != c || len(rq.Mult) != c || len(acc) < c || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: DepthwiseInt8Ref: bad shapes")
@@ -210,7 +242,7 @@ func DepthwiseInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []in
 			}
 			out := y[(oy*ys.W+ox)*c:][:c]
 			for i := range out {
-				out[i] = rq.apply(acc[i], i)
+				out[i] = Y(rq.value(acc[i], i))
 			}
 		}
 	}
@@ -218,8 +250,8 @@ func DepthwiseInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []in
 
 // DenseInt8Ref computes the accumulators of a quantized dense layer.
 //
-//	x (In) uint8 (zero point zx) · w (In, Out) int8 + bias (Out) int32 -> acc (Out) int32
-func DenseInt8Ref(acc []int32, x []uint8, zx int32, w []int8, bias []int32) {
+//	x (In) uint8|uint16 (zero point zx) · w (In, Out) int8 + bias (Out) int32 -> acc (Out) int32
+func DenseInt8Ref[X Activ](acc []int32, x []X, zx int32, w []int8, bias []int32) {
 	in, out := len(x), len(acc)
 	if len(w) != in*out || len(bias) != out {
 		panic("infer: DenseInt8Ref: bad shapes")
@@ -238,16 +270,16 @@ func DenseInt8Ref(acc []int32, x []uint8, zx int32, w []int8, bias []int32) {
 }
 
 // RequantRef applies rq to accumulators: y[c] = clamp(Zero + Mult[c]·acc[c], Lo, Hi).
-func RequantRef(y []uint8, acc []int32, rq *Requant) {
+func RequantRef[Y Activ](y []Y, acc []int32, rq *Requant) {
 	if len(y) != len(acc) || len(rq.Mult) != len(y) {
 		panic("infer: RequantRef: bad shapes")
 	}
 	for c, a := range acc {
-		y[c] = rq.apply(a, c)
+		y[c] = Y(rq.value(a, c))
 	}
 }
 
-// Rescale maps a uint8 tensor to another tensor's QParams:
+// Rescale maps a quantized tensor to another tensor's QParams:
 // y = Zero + round(M·(x − xZero)), before clamping. Used by Add and Concat.
 type Rescale struct {
 	XZero int32
@@ -264,22 +296,27 @@ type AddRescale struct {
 	Lo, Hi int32
 }
 
-// NewAddRescale returns the constants to add tensors a and b into y.
+// NewAddRescale returns the constants to add 8-bit tensors a and b into y.
 func NewAddRescale(a, b, y QParams, act Activation) *AddRescale {
+	return NewAddRescaleTop(a, b, y, act, 255)
+}
+
+// NewAddRescaleTop is NewAddRescale for tensors whose values are in [0, top].
+func NewAddRescaleTop(a, b, y QParams, act Activation, top int32) *AddRescale {
 	ma, mb := float64(a.Scale)/float64(y.Scale), float64(b.Scale)/float64(y.Scale)
 	_, exp := math.Frexp(max(ma, mb)) // largest multiplier < 2^exp
 	s := 31 - exp                     // so M < 2^31
 	r := &AddRescale{S: uint(min(max(s, 1), 62)), Zero: y.Zero}
 	r.In[0] = Rescale{a.Zero, int64(math.Round(math.Ldexp(ma, int(r.S))))}
 	r.In[1] = Rescale{b.Zero, int64(math.Round(math.Ldexp(mb, int(r.S))))}
-	r.Lo, r.Hi = actRange(y, act)
+	r.Lo, r.Hi = actRange(y, act, top)
 	return r
 }
 
 // AddInt8Ref computes y = a + b on quantized tensors.
 //
-//	a (n), b (n) uint8 -> y (n) uint8
-func AddInt8Ref(y, a, b []uint8, r *AddRescale) {
+//	a (n), b (n) uint8|uint16 -> y (n) of the same type
+func AddInt8Ref[T Activ](y, a, b []T, r *AddRescale) {
 	if len(a) != len(y) || len(b) != len(y) {
 		panic("infer: AddInt8Ref: bad shapes")
 	}
@@ -288,7 +325,7 @@ func AddInt8Ref(y, a, b []uint8, r *AddRescale) {
 	for i := range y {
 		v := (int64(a[i])-int64(r.In[0].XZero))*r.In[0].M + (int64(b[i])-int64(r.In[1].XZero))*r.In[1].M
 		v = int64(r.Zero) + (v+half)>>sh
-		y[i] = uint8(min(max(v, int64(r.Lo)), int64(r.Hi)))
+		y[i] = T(min(max(v, int64(r.Lo)), int64(r.Hi)))
 	}
 }
 
@@ -296,7 +333,7 @@ func AddInt8Ref(y, a, b []uint8, r *AddRescale) {
 // input k with rs[k] (nil: same QParams as y, copied).
 //
 //	xs[k] (H, W, C_k) -> y (H, W, ΣC_k)
-func ConcatInt8Ref(y []uint8, pixels int, xs [][]uint8, cs []int, rs []*Requant, xzero []int32) {
+func ConcatInt8Ref[T Activ](y []T, pixels int, xs [][]T, cs []int, rs []*Requant, xzero []int32) {
 	ctot := 0
 	for _, c := range cs {
 		ctot += c
@@ -318,7 +355,7 @@ func ConcatInt8Ref(y []uint8, pixels int, xs [][]uint8, cs []int, rs []*Requant,
 				continue
 			}
 			for i, v := range src {
-				dst[i] = rs[k].apply(int32(v)-xzero[k], 0)
+				dst[i] = T(rs[k].value(int32(v)-xzero[k], 0))
 			}
 		}
 		off += c
@@ -329,8 +366,8 @@ func ConcatInt8Ref(y []uint8, pixels int, xs [][]uint8, cs []int, rs []*Requant,
 // the QParams of x. The average is over the window cells inside x (the
 // TensorFlow SAME rule), rounded half up: (2·Σq + n) / 2n.
 //
-//	x (H, W, C) uint8 -> y (OH, OW, C) uint8
-func PoolInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, pad Pad, isMax bool) {
+//	x (H, W, C) uint8|uint16 -> y (OH, OW, C) of the same type
+func PoolInt8Ref[T Activ](y []T, ys Shape, x []T, xs Shape, kh, kw, sh, sw int, pad Pad, isMax bool) {
 	c := xs.C
 	if ys.C != c || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: PoolInt8Ref: bad shapes")
@@ -340,7 +377,7 @@ func PoolInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, p
 			out := y[(oy*ys.W+ox)*c:][:c]
 			for ch := range out {
 				var sum int32
-				var best uint8
+				var best T
 				n := int32(0)
 				for ky := 0; ky < kh; ky++ {
 					iy := oy*sh + ky - pad.Top
@@ -361,7 +398,7 @@ func PoolInt8Ref(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, p
 				if isMax {
 					out[ch] = best
 				} else {
-					out[ch] = uint8((2*sum + n) / (2 * n))
+					out[ch] = T((2*sum + n) / (2 * n))
 				}
 			}
 		}

@@ -116,20 +116,56 @@ func packInPlace(w []int8, scratch []int8, bias []int32, kh, kw, cin, cout int) 
 
 // requantBlock writes output channels cb·convChans… (a block) of pixels
 // p0..p0+np−1 from their accumulators.
-func requantBlock(y []uint8, p0, np, cout, cb int, acc *[convPixels][convChans]int32, rq *Requant) {
+func requantBlock[Y Activ](y []Y, p0, np, cout, cb int, acc *[convPixels][convChans]int32, rq *Requant) {
 	co0 := cb * convChans
 	n := min(convChans, cout-co0)
 	flat := unsafe.Slice(&acc[0][0], convPixels*convChans)
-	done := rq.applyRowsVector(y[p0*cout+co0:], cout, flat, convChans, np, n, co0) // SIMD, where the build has it
-	for j := 0; j < np && done < n; j++ {
-		rq.applyRow(y[(p0+j)*cout+co0+done:], acc[j][done:n], co0+done)
+	y8, bytes := asBytes(y)
+	if !bytes {
+		done := rq.applyRowsWide(asWide(y)[p0*cout+co0:], cout, flat, convChans, np, n, co0) // SIMD, where the build has it
+		for j := range np {
+			out := y[(p0+j)*cout+co0:][:n]
+			for c := done; c < n; c++ {
+				out[c] = Y(rq.value(acc[j][c], co0+c))
+			}
+		}
+		return
 	}
+	done := rq.applyRowsVector(y8[p0*cout+co0:], cout, flat, convChans, np, n, co0) // SIMD, where the build has it
+	for j := 0; j < np && done < n; j++ {
+		rq.applyRow(y8[(p0+j)*cout+co0+done:], acc[j][done:n], co0+done)
+	}
+}
+
+// asBytes returns x as []uint8 and true if T is uint8 (the vector kernels
+// read and write bytes), else nil and false. It costs nothing at run time.
+func asBytes[T Activ](x []T) ([]uint8, bool) {
+	if activTop[T]() != 255 {
+		return nil, false
+	}
+	return unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), true
+}
+
+// asWide is x as []uint16, for T uint16 (12-bit activations).
+func asWide[T Activ](x []T) []uint16 {
+	if activTop[T]() == 255 {
+		panic("infer: asWide of bytes")
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+}
+
+// rowsAsBytes is asBytes for a block's input rows.
+func rowsAsBytes[T Activ](r *[convPixels][]T) (*[convPixels][]uint8, bool) {
+	if activTop[T]() != 255 {
+		return nil, false
+	}
+	return (*[convPixels][]uint8)(unsafe.Pointer(r)), true
 }
 
 // flatWindow copies the kh×kw window with corner (iy0, ix0) of x into win
 // ([kh][kw][Cin]), padding cells set to the zero point zx. A kernel row
-// inside x is one run of kw·Cin bytes; only the edges go cell by cell.
-func flatWindow(win, x []uint8, xs Shape, iy0, ix0, kh, kw int, zx uint8) {
+// inside x is one run of kw·Cin values; only the edges go cell by cell.
+func flatWindow[X Activ](win, x []X, xs Shape, iy0, ix0, kh, kw int, zx X) {
 	cin := xs.C
 	run := kw * cin
 	for ky := range kh {
@@ -139,8 +175,9 @@ func flatWindow(win, x []uint8, xs Shape, iy0, ix0, kh, kw int, zx uint8) {
 			// Eight bytes at a time, inline: for a kernel row's few bytes
 			// a call (memmove's, or a helper's) costs more than the copy.
 			src := x[(iy*xs.W+ix0)*cin:][:run]
+			per := 8 / int(unsafe.Sizeof(zx))
 			i := 0
-			for ; i+8 <= run; i += 8 {
+			for ; i+per <= run; i += per {
 				*(*uint64)(unsafe.Pointer(&dst[i])) = *(*uint64)(unsafe.Pointer(&src[i]))
 			}
 			for ; i < run; i++ {
@@ -165,30 +202,39 @@ func flatWindow(win, x []uint8, xs Shape, iy0, ix0, kh, kw int, zx uint8) {
 // KH·KW·Cin window rows and Cin input channels.
 type ConvScratch struct {
 	rows []convRow // [K]
-	zero []uint8   // [Cin] filled with the input zero point: a padding pixel
-	win  []uint8   // [convPixels·K] the pixels' windows, for flat packings
+	zero []uint16  // [Cin] filled with the input zero point: a padding pixel (viewed as the input's type)
+	win  []uint16  // [convPixels·K] the pixels' windows, for flat packings (same)
 }
 
 // NewConvScratch returns scratch for windows of up to k rows and cin channels.
 func NewConvScratch(k, cin int) *ConvScratch {
-	return &ConvScratch{rows: make([]convRow, k), zero: make([]uint8, cin), win: make([]uint8, convPixels*k)}
+	return &ConvScratch{rows: make([]convRow, k), zero: make([]uint16, cin), win: make([]uint16, convPixels*k)}
 }
 
-// ConvInt8 is Conv2DInt8Ref with packed weights: the same bits.
+// scratchAs views the first n values of s as []X (uint16 holds either).
+func scratchAs[X Activ](s []uint16, n int) []X {
+	return unsafe.Slice((*X)(unsafe.Pointer(unsafe.SliceData(s))), n)
+}
+
+// ConvInt8 is Conv2DInt8Ref with packed weights: the same bits. For 12-bit
+// activations (X or Y uint16) the caller guarantees what QNet.Validate
+// checks: no channel's accumulator can leave int32, which the SWAR lanes
+// need.
 //
-//	x (H, W, Cin) uint8 (zero point zx) * pw -> y (OH, OW, Cout) uint8 via rq
-func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv, sh, sw int, pad Pad, rq *Requant, s *ConvScratch) {
+//	x (H, W, Cin) uint8|uint16 (zero point zx) * pw -> y (OH, OW, Cout) uint8|uint16 via rq
+func ConvInt8[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, pw *PackedConv, sh, sw int, pad Pad, rq *Requant, s *ConvScratch) {
 	cin, cout := xs.C, ys.C
 	k := pw.KH * pw.KW * cin
 	if pw.Cin != cin || pw.Cout != cout || len(rq.Mult) != cout || len(s.rows) < k || len(s.zero) < cin || len(s.win) < convPixels*k || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: ConvInt8: bad shapes")
 	}
-	zero := s.zero[:cin]
+	zero := scratchAs[X](s.zero, cin)
 	for i := range zero {
-		zero[i] = uint8(zx)
+		zero[i] = X(zx)
 	}
+	win := scratchAs[X](s.win, convPixels*k)
 	pixels := ys.H * ys.W
-	var rowOf [convPixels][]uint8
+	var rowOf [convPixels][]X
 	var iy0, ix0 [convPixels]int // each pixel's window corner; past the end: far outside
 	for p0 := 0; p0 < pixels; p0 += convPixels {
 		for j := range convPixels {
@@ -201,10 +247,10 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 			// Copy each pixel's window, a kernel row (KW·Cin bytes, one
 			// run in x) at a time, and gather it once.
 			for j := range convPixels {
-				flatWindow(s.win[j*k:][:k], x, xs, iy0[j], ix0[j], pw.KH, pw.KW, uint8(zx))
-				rowOf[j] = s.win[j*k:][:k]
+				flatWindow(win[j*k:][:k], x, xs, iy0[j], ix0[j], pw.KH, pw.KW, X(zx))
+				rowOf[j] = win[j*k:][:k]
 			}
-			n := gatherRows(s.rows, 0, 0, rowOf, zx)
+			n := gatherRows(s.rows, 0, 0, &rowOf, zx)
 			convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)
 			continue
 		}
@@ -221,7 +267,7 @@ func ConvInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, pw *PackedConv
 						rowOf[j] = x[(iy*xs.W+ix)*cin:][:cin]
 					}
 				}
-				n = gatherRows(s.rows, n, cell, rowOf, zx)
+				n = gatherRows(s.rows, n, cell, &rowOf, zx)
 			}
 		}
 		convBlockRows(y, p0, min(convPixels, pixels-p0), cout, s.rows[:n], pw, rq)

@@ -60,12 +60,16 @@ type convRow struct {
 // gatherRows appends to rows[n:] the row pairs with a nonzero input of one
 // window cell for two pixels whose inputs are r[0], r[1] (of length Cin);
 // off is the cell's first row. It returns the new row count.
-func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int {
+func gatherRows[X Activ](rows []convRow, n, off int, r *[convPixels][]X, zx int32) int {
 	r0, r1 := r[0], r[1][:len(r[0])]
 	cin := len(r0)
 	pair := off / cin * ((cin + 1) / 2)
 	ci := 0
-	ci, n, pair = gatherRows16(rows, n, pair, r0, r1, zx)
+	if rb, ok := rowsAsBytes(r); ok {
+		ci, n, pair = gatherRows16(rows, n, pair, rb[0], rb[1][:cin], zx)
+	} else {
+		ci, n, pair = gatherRowsWide(rows, n, pair, r0, r1, zx)
+	}
 	for ; ci < cin; ci, pair = ci+2, pair+1 {
 		a0, a1 := int32(r0[ci])-zx, int32(r1[ci])-zx
 		var b0, b1 int32
@@ -107,22 +111,44 @@ func gatherRows16(rows []convRow, n, pair int, r0, r1 []uint8, zx int32) (int, i
 	return ci, n, pair
 }
 
+// gatherRowsWide is gatherRows16 for 12-bit inputs (X uint16): 8 inputs,
+// less zx, are 4 (a, b) pairs.
+func gatherRowsWide[X Activ](rows []convRow, n, pair int, r0, r1 []X, zx int32) (int, int, int) {
+	zv := archsimd.BroadcastUint16x8(uint16(zx))
+	var d0, d1 [4]uint32
+	ci := 0
+	for ; ci+8 <= len(r0); ci += 8 {
+		archsimd.LoadUint16x8Array((*[8]uint16)(unsafe.Pointer(&r0[ci]))).Sub(zv).ReshapeToUint32s().StoreArray(&d0)
+		archsimd.LoadUint16x8Array((*[8]uint16)(unsafe.Pointer(&r1[ci]))).Sub(zv).ReshapeToUint32s().StoreArray(&d1)
+		for k := range 4 {
+			if d0[k]|d1[k] == 0 {
+				continue
+			}
+			rows[n] = convRow{int32((pair + k) * 2 * convChans), int32(d0[k]), int32(d1[k])}
+			n++
+		}
+		pair += 4
+	}
+	return ci, n, pair
+}
+
 // convBlockRows multiplies the gathered rows of pixels p0..p0+np−1 by every
 // packed weight block and requantizes into y.
-func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
+func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
+	y8, bytes := asBytes(y)
 	blk := len(pw.w) / len(pw.bias) * convChans // bytes per weight block
 	var acc [convPixels][convChans]int32
 	for cb := 0; cb*convChans < cout; cb++ {
 		w := pw.w[cb*blk : (cb+1)*blk]
 		bias := (*[convChans]int32)(pw.bias[cb*convChans:])
-		if k := rq.vectorBlock(cb*convChans, cout); k != nil {
+		if k := rq.vectorBlock(cb*convChans, cout); k != nil && bytes {
 			// A whole block the vector requantization takes: dotPairs
 			// writes the bytes itself (y has them: cb·16+16 ≤ cout).
 			var y1 *uint8
 			if np > 1 {
-				y1 = &y[(p0+1)*cout+cb*convChans]
+				y1 = &y8[(p0+1)*cout+cb*convChans]
 			}
-			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y[p0*cout+cb*convChans], y1)
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y8[p0*cout+cb*convChans], y1)
 			continue
 		}
 		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil)

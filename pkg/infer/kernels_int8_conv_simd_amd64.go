@@ -2,7 +2,10 @@
 
 package infer
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+	"unsafe"
+)
 
 // The AVX2 block kernel: rows of the window go in pairs, so that one
 // VPMADDWD multiplies a pixel's two centred inputs (d, d′), broadcast as
@@ -59,20 +62,24 @@ type convRow struct {
 // gatherRows appends to rows[n:] the row pairs, with some input nonzero, of
 // one window cell for four pixels whose inputs are r[0..3] (all of length
 // Cin); off is the cell's first row. It returns the new row count.
-func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int {
+func gatherRows[X Activ](rows []convRow, n, off int, r *[convPixels][]X, zx int32) int {
 	cin := len(r[0])
 	if cin == 0 {
 		return n
 	}
 	pairs := (cin + 1) / 2
 	base := off / cin * pairs * convPairLen
-	var rr [convPixels][]uint8
+	var rr [convPixels][]X
 	for j := range rr {
 		rr[j] = r[j][:cin]
 	}
 	ci := 0
 	if convAVX2 {
-		ci, n = gatherRows16(rows, n, base, rr, zx)
+		if rb, ok := rowsAsBytes(&rr); ok {
+			ci, n = gatherRows16(rows, n, base, *rb, zx)
+		} else {
+			ci, n = gatherRowsWide(rows, n, base, &rr, zx)
+		}
 	}
 	for ; ci < cin; ci += 2 {
 		var d [convPixels]int32
@@ -119,11 +126,33 @@ func gatherRows16(rows []convRow, n, base int, rr [convPixels][]uint8, zx int32)
 	return ci, n
 }
 
+// gatherRowsWide is gatherRows16 for 12-bit inputs (X uint16).
+func gatherRowsWide[X Activ](rows []convRow, n, base int, rr *[convPixels][]X, zx int32) (int, int) {
+	cin := len(rr[0])
+	zv := archsimd.BroadcastInt16x16(int16(zx))
+	var d [convPixels][8]int32
+	ci := 0
+	for ; ci+16 <= cin; ci += 16 {
+		for j := range rr {
+			v := archsimd.LoadInt16x16Array((*[16]int16)(unsafe.Pointer(&rr[j][ci]))).Sub(zv)
+			v.AsInt32x8().StoreArray(&d[j])
+		}
+		for k := range 8 {
+			if d[0][k]|d[1][k]|d[2][k]|d[3][k] == 0 {
+				continue
+			}
+			rows[n] = convRow{base + (ci/2+k)*convPairLen, [convPixels]int32{d[0][k], d[1][k], d[2][k], d[3][k]}}
+			n++
+		}
+	}
+	return ci, n
+}
+
 var convAVX2 = archsimd.X86.AVX2()
 
 // convBlockRows multiplies the gathered rows of pixels p0..p0+np−1 by every
 // packed weight block and requantizes into y.
-func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
+func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
 	blk := len(pw.w) / (len(pw.bias) / convChans) // int16s per weight block
 	var acc [convPixels][convChans]int32
 	for cb := 0; cb*convChans < cout; cb++ {

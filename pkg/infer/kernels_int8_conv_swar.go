@@ -3,7 +3,8 @@
 package infer
 
 // The SWAR block kernel: two products per 64-bit multiply. Two pixels'
-// centred inputs d0, d1 = x − zx (|d| ≤ 255) are packed into one int64 as
+// centred inputs d0, d1 = x − zx (|d| ≤ 255, or 4095 with 12-bit
+// activations) are packed into one int64 as
 // d0 + d1·2^32, so (d0 + d1·2^32)·w = d0·w + (d1·w)·2^32 and one
 // multiply-add advances both pixels' accumulators. Sums are exact modulo
 // 2^64, and each 32-bit lane is recovered exactly because its true sum fits
@@ -49,7 +50,7 @@ type convRow struct {
 // gatherRows appends to rows[n:] the nonzero rows of one window cell for
 // four pixels whose inputs are r[0..3] (all of length Cin); off is the cell's
 // first row. It returns the new row count.
-func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int {
+func gatherRows[X Activ](rows []convRow, n, off int, r *[convPixels][]X, zx int32) int {
 	r0, r1, r2, r3 := r[0], r[1][:len(r[0])], r[2][:len(r[0])], r[3][:len(r[0])]
 	z := int64(zx)
 	for ci := range r0 {
@@ -66,7 +67,7 @@ func gatherRows(rows []convRow, n, off int, r [convPixels][]uint8, zx int32) int
 
 // convBlockRows multiplies the gathered rows of pixels p0..p0+np−1 by every
 // packed weight block and requantizes into y.
-func convBlockRows(y []uint8, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
+func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
 	k := len(pw.w) * convChans / len(pw.bias) // rows per block
 	for cb := 0; cb*convChans < cout; cb++ {
 		w := pw.w[cb*k : (cb+1)*k]

@@ -17,13 +17,21 @@ type convInt8Case struct {
 	pad            Pad
 	zx             int32
 	x              []uint8
+	x16            []uint16 // 12-bit activations instead of x (wide)
+	wide           bool
 	w              []int8
 	bias           []int32
 	rq             *Requant
 }
 
 func newConvInt8Case(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zeros float64) *convInt8Case {
-	c := &convInt8Case{xs: Shape{h, w, cin}, kh: kh, kw: kw, sh: sh, sw: sw, pad: pad}
+	return newConvCase(r, h, w, cin, cout, kh, kw, sh, sw, pad, zeros, false)
+}
+
+// newConvCase is newConvInt8Case with 12-bit activations (uint16 in
+// [0, 4095]) in and out if wide.
+func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zeros float64, wide bool) *convInt8Case {
+	c := &convInt8Case{xs: Shape{h, w, cin}, kh: kh, kw: kw, sh: sh, sw: sw, pad: pad, wide: wide}
 	c.ys = Shape{convOutSize(h, kh, sh, pad.Top, pad.Bottom), convOutSize(w, kw, sw, pad.Left, pad.Right), cout}
 	xp := QParams{0.05, int32(r.IntN(256))}
 	yp := QParams{0.2, int32(r.IntN(256))}
@@ -41,7 +49,35 @@ func newConvInt8Case(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad,
 		c.bias[i] = int32(r.IntN(200001) - 100000)
 	}
 	c.rq = NewRequant(xp.Scale, ws, yp, Activation(r.IntN(3)))
+	if wide {
+		xp.Zero, yp.Zero = int32(r.IntN(4096)), int32(r.IntN(4096))
+		c.zx = xp.Zero
+		c.x16 = make([]uint16, len(c.x))
+		for i := range c.x16 {
+			c.x16[i] = uint16(r.IntN(4096))
+			if r.Float64() < zeros {
+				c.x16[i] = uint16(c.zx)
+			}
+		}
+		c.rq = NewRequantTop(xp.Scale/16, ws, QParams{yp.Scale / 16, yp.Zero}, Activation(r.IntN(3)), 4095)
+	}
 	return c
+}
+
+func (c *convInt8Case) ref16() []uint16 {
+	y := make([]uint16, c.ys.Size())
+	Conv2DInt8Ref(y, c.ys, c.x16, c.xs, c.zx, c.w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, c.rq, make([]int32, c.ys.C))
+	return y
+}
+
+func (c *convInt8Case) fast16() []uint16 {
+	pw, ok := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
+	if _, fits := accumulatorFits(c.w, c.bias, 4095); !ok || !fits {
+		panic("accumulator bound exceeded")
+	}
+	y := make([]uint16, c.ys.Size())
+	ConvInt8(y, c.ys, c.x16, c.xs, c.zx, pw, c.sh, c.sw, c.pad, c.rq, NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C))
+	return y
 }
 
 func (c *convInt8Case) ref() []uint8 {
@@ -62,7 +98,15 @@ func (c *convInt8Case) fast() []uint8 {
 
 func checkConvInt8(t *testing.T, c *convInt8Case) {
 	t.Helper()
-	want, got := c.ref(), c.fast()
+	if c.wide {
+		checkSame(t, c, c.fast16(), c.ref16())
+		return
+	}
+	checkSame(t, c, c.fast(), c.ref())
+}
+
+func checkSame[T Activ](t *testing.T, c *convInt8Case, got, want []T) {
+	t.Helper()
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("%v→%v %dx%d/%d,%d pad %v: element %d = %d, Conv2DInt8Ref gives %d", c.xs, c.ys, c.kh, c.kw, c.sh, c.sw, c.pad, i, got[i], want[i])
@@ -99,9 +143,11 @@ func TestConvInt8MatchesRef(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, s := range convShapes {
 		for _, zeros := range []float64{0, 0.6, 1} {
-			t.Run(fmt.Sprintf("%dx%dx%d-%d_%dx%d_s%d%d_z%g", s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
-				checkConvInt8(t, newConvInt8Case(r, s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, s.pad, zeros))
-			})
+			for _, wide := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%dx%dx%d-%d_%dx%d_s%d%d_z%g_wide%v", s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, zeros, wide), func(t *testing.T) {
+					checkConvInt8(t, newConvCase(r, s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, s.pad, zeros, wide))
+				})
+			}
 		}
 	}
 }
@@ -132,7 +178,7 @@ func FuzzConvInt8(f *testing.F) {
 		if hh+p.Top+p.Bottom < int(kh) || ww+p.Left+p.Right < int(kw) {
 			return
 		}
-		checkConvInt8(t, newConvInt8Case(r, hh, ww, int(cin%40)+1, int(cout%40)+1, int(kh), int(kw), sh, sw, p, float64(zeros)/255))
+		checkConvInt8(t, newConvCase(r, hh, ww, int(cin%40)+1, int(cout%40)+1, int(kh), int(kw), sh, sw, p, float64(zeros)/255, seed%2 == 1))
 	})
 }
 

@@ -1,5 +1,7 @@
 package infer
 
+import "unsafe"
+
 // DepthwiseInt8 computes DepthwiseInt8Ref with the same bits. With
 // GOEXPERIMENT=simd on wasm and on amd64 with AVX2 it runs depthwiseVector
 // (kernels_int8_depthwise_simd.go). Otherwise pixels whose
@@ -7,12 +9,15 @@ package infer
 // 64-bit multiply: with the zero point folded into the bias,
 // acc = bias − zx·Σw + Σ x·w, and x ≥ 0, so x0 + x1·2^32 times w advances
 // both pixels at once. Each 32-bit lane is exact because its true sum fits
-// in int32 (DepthwiseInt8Fits). Border pixels take the reference path.
+// in int32 (DepthwiseFits). Border pixels take the reference path. 12-bit
+// activations (uint16) take depthwiseVectorWide in the wasm SIMD build and
+// the pairs path elsewhere: the 8-bit vector kernels multiply in int16,
+// which holds x·w only for 8-bit x.
 //
-//	x (H, W, C) uint8 (zero point zx) * w (KH, KW, C) int8 + bias (C) int32 -> y (OH, OW, C) uint8 via rq
+//	x (H, W, C) uint8|uint16 (zero point zx) * w (KH, KW, C) int8 + bias (C) int32 -> y (OH, OW, C) uint8|uint16 via rq
 //
 // acc and pair are scratch of length 2·C and C.
-func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, pair []int64) {
+func DepthwiseInt8[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, pair []int64) {
 	c := xs.C
 	if ys.C != c || len(w) != kh*kw*c || len(bias) != c || len(rq.Mult) != c || len(acc) < 2*c || len(pair) < c || len(y) < ys.Size() || len(x) < xs.Size() {
 		panic("infer: DepthwiseInt8: bad shapes")
@@ -24,7 +29,12 @@ func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 			folded[i] -= zx * int32(v)
 		}
 	}
-	if depthwiseVector(y, ys, x, xs, zx, w, folded, kh, kw, sh, sw, pad, rq, pair) {
+	y8, ok8 := asBytes(y)
+	x8, _ := asBytes(x)
+	if ok8 && activTop[X]() == 255 && depthwiseVector(y8, ys, x8, xs, zx, w, folded, kh, kw, sh, sw, pad, rq, pair) {
+		return
+	}
+	if !ok8 && activTop[X]() == 4095 && depthwiseVectorWide(asWide(y), ys, asWide(x), xs, zx, w, folded, kh, kw, sh, sw, pad, rq, unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(pair))), 2*c)) {
 		return
 	}
 	// Output columns [ox0, ox1) and rows [oy0, oy1) have their window inside x.
@@ -51,13 +61,17 @@ func DepthwiseInt8(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8,
 }
 
 // DepthwiseInt8Fits reports whether DepthwiseInt8 is exact for these
-// weights: |bias| + 255·Σ|w| fits in int32 for every channel.
-func DepthwiseInt8Fits(w []int8, bias []int32) bool {
+// weights on 8-bit inputs: DepthwiseFits(w, bias, 255).
+func DepthwiseInt8Fits(w []int8, bias []int32) bool { return DepthwiseFits(w, bias, 255) }
+
+// DepthwiseFits reports whether DepthwiseInt8 is exact for these weights on
+// inputs in [0, top]: |bias| + top·Σ|w| fits in int32 for every channel.
+func DepthwiseFits(w []int8, bias []int32, top int32) bool {
 	c := len(bias)
 	for i, b := range bias {
 		bound := max(int64(b), -int64(b))
 		for t := i; t < len(w); t += c {
-			bound += 255 * int64(max(w[t], -w[t]))
+			bound += int64(top) * int64(max(w[t], -w[t]))
 		}
 		if bound > convLaneMax {
 			return false
@@ -79,7 +93,7 @@ func interiorRange(n, out, k, s, padBefore int) (lo, hi int) {
 
 // depthwisePair computes output pixels (oy, ox) and (oy, ox+1), both with
 // their window inside x; folded is the bias with the zero point folded in.
-func depthwisePair(y []uint8, ys Shape, x []uint8, xs Shape, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int64, oy, ox int) {
+func depthwisePair[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int64, oy, ox int) {
 	c := xs.C
 	acc = acc[:c]
 	for i, b := range folded[:c] {
@@ -102,13 +116,13 @@ func depthwisePair(y []uint8, ys Shape, x []uint8, xs Shape, w []int8, folded []
 	out1 := y[(oy*ys.W+ox+1)*c:][:c]
 	for i, v := range acc[:c] {
 		a0, a1 := splitLanes(v)
-		out0[i] = rq.apply(a0, i)
-		out1[i] = rq.apply(a1, i)
+		out0[i] = Y(rq.value(a0, i))
+		out1[i] = Y(rq.value(a1, i))
 	}
 }
 
 // depthwisePixel computes output pixel (oy, ox) as DepthwiseInt8Ref does.
-func depthwisePixel(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, oy, ox int) {
+func depthwisePixel[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []int8, bias []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32, oy, ox int) {
 	c := xs.C
 	copy(acc, bias)
 	for ky := range kh {
@@ -131,6 +145,6 @@ func depthwisePixel(y []uint8, ys Shape, x []uint8, xs Shape, zx int32, w []int8
 	}
 	out := y[(oy*ys.W+ox)*c:][:c]
 	for i := range out {
-		out[i] = rq.apply(acc[i], i)
+		out[i] = Y(rq.value(acc[i], i))
 	}
 }

@@ -10,6 +10,7 @@ func checkDepthwiseInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int,
 	t.Helper()
 	cc := newConvInt8Case(r, h, w, c, c, kh, kw, sh, sw, pad, zeros)
 	cc.w = cc.w[:kh*kw*c]
+	checkDepthwise12(t, r, h, w, c, kh, kw, sh, sw, pad, zeros)
 	want := make([]uint8, cc.ys.Size())
 	DepthwiseInt8Ref(want, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
 	if !DepthwiseInt8Fits(cc.w, cc.bias) {
@@ -22,6 +23,21 @@ func checkDepthwiseInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int,
 			t.Fatalf("%v→%v %dx%d/%d,%d pad %v: element %d = %d, DepthwiseInt8Ref gives %d", cc.xs, cc.ys, kh, kw, sh, sw, pad, i, got[i], want[i])
 		}
 	}
+}
+
+// checkDepthwise12 is checkDepthwiseInt8 with 12-bit activations.
+func checkDepthwise12(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad Pad, zeros float64) {
+	t.Helper()
+	cc := newConvCase(r, h, w, c, c, kh, kw, sh, sw, pad, zeros, true)
+	cc.w = cc.w[:kh*kw*c]
+	want := make([]uint16, cc.ys.Size())
+	DepthwiseInt8Ref(want, cc.ys, cc.x16, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
+	if !DepthwiseFits(cc.w, cc.bias, 4095) {
+		t.Fatal("accumulator bound exceeded")
+	}
+	got := make([]uint16, cc.ys.Size())
+	DepthwiseInt8(got, cc.ys, cc.x16, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, 2*c), make([]int64, c))
+	checkSame(t, cc, got, want)
 }
 
 func TestDepthwiseInt8MatchesRef(t *testing.T) {

@@ -41,24 +41,39 @@ func newRequantVectors(r *Requant) requantVectors {
 // vector path would not give Multiplier.Apply's bits for every int32
 // accumulator.
 func newRequantConsts(r *Requant, mult []Multiplier) requantConsts {
+	k, ok := blockConsts(mult, 8)
+	if !ok {
+		return requantConsts{}
+	}
+	k.k = 1<<(62-k.shift) - uint64(int64(r.Zero)) - 512
+	for i := range 16 {
+		k.lo[i], k.hi[i] = uint8(r.Lo), uint8(r.Hi)
+	}
+	return k
+}
+
+// blockConsts returns the multiplier constants of one block (bound, pow,
+// m, bias, shift) for outputs of bits (8 or 12) and whether the vector path
+// gives Multiplier.Apply's bits for every int32 accumulator.
+func blockConsts(mult []Multiplier, bits uint) (requantConsts, bool) {
 	var k requantConsts
 	s := uint(0)
 	for _, m := range mult {
-		if m.S < 31 || m.S > 62 { // a multiplier of 1 or more: |v| would leave [−258, 513]
-			return requantConsts{}
+		if m.S < 31 || m.S > 62 { // a multiplier of 1 or more: |v| would leave the lanes' range
+			return k, false
 		}
 		s = max(s, m.S)
 	}
 	for c, m := range mult {
-		// bound ≥ 256·2^S_c/M_c: past it |acc·M_c/2^S_c| ≥ 256, and the
-		// output saturates to Lo or Hi as it would have.
+		// bound ≥ 2^bits·2^S_c/M_c: past it |acc·M_c/2^S_c| ≥ 2^bits, and
+		// the output saturates to Lo or Hi as it would have.
 		bound := int64(math32Max)
-		if m.S+8 < 63 {
-			bound = min(bound, int64((uint64(1)<<(m.S+8))/uint64(m.M))+1)
+		if m.S+bits < 63 {
+			bound = min(bound, int64((uint64(1)<<(m.S+bits))/uint64(m.M))+1)
 		}
 		d := s - m.S
 		if d > 30 || bound<<d > math32Max {
-			return requantConsts{}
+			return k, false
 		}
 		k.bound[c] = int32(bound)
 		k.pow[c] = 1 << d
@@ -66,11 +81,7 @@ func newRequantConsts(r *Requant, mult []Multiplier) requantConsts {
 	}
 	k.bias = 1<<(s-1) + 1<<62
 	k.shift = uint64(s)
-	k.k = 1<<(62-s) - uint64(int64(r.Zero)) - 512
-	for i := range 16 {
-		k.lo[i], k.hi[i] = uint8(r.Lo), uint8(r.Hi)
-	}
-	return k
+	return k, true
 }
 
 const math32Max = 1<<31 - 1

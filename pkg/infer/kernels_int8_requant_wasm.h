@@ -87,3 +87,28 @@
 	Get R0; I32WrapI64; I32Const $80; I32Add; Get V5; V128Store $0; \
 	Get R0; I32WrapI64; I32Const $96; I32Add; Get V6; V128Store $0; \
 	Get R0; I32WrapI64; I32Const $112; I32Add; Get V7; V128Store $0
+
+// REQUANT_SETUP_WIDE is REQUANT_SETUP for requantConstsWide: V8 bias, R6
+// S, V9 k, V10 8192 (i16x8), V11 lo and V12 hi (i16x8).
+#define REQUANT_SETUP_WIDE \
+	Get R5; I32WrapI64; I64Load $192; I64x2Splat; Set V8; \
+	Get R5; I32WrapI64; I64Load $200; Set R6; \
+	Get R5; I32WrapI64; I64Load $208; I64x2Splat; Set V9; \
+	I32Const $8192; I16x8Splat; Set V10; \
+	Get R5; I32WrapI64; I32Load $216; I16x8Splat; Set V11; \
+	Get R5; I32WrapI64; I32Load $220; I16x8Splat; Set V12
+
+// REQUANT_STORE_WIDE stores the quads q0..q3 (channels 0–15, from
+// REQUANT_QUAD, holding v+8192) as 16 int16s v clamped to [lo, hi] at the
+// address in addr: channels 0–7, then 8–15 16 bytes on.
+#define REQUANT_STORE_WIDE(q0, q1, q2, q3, addr) \
+	Get addr; I32WrapI64; \
+	Get q0; Get q1; I16x8NarrowI32x4S; Get V10; I16x8Sub; \
+	Get V11; I16x8MaxS; \
+	Get V12; I16x8MinS; \
+	V128Store $0; \
+	Get addr; I32WrapI64; I32Const $16; I32Add; \
+	Get q2; Get q3; I16x8NarrowI32x4S; Get V10; I16x8Sub; \
+	Get V11; I16x8MaxS; \
+	Get V12; I16x8MinS; \
+	V128Store $0

@@ -34,7 +34,7 @@ func randQ(r *rand.Rand, n int, p QParams) ([]uint8, []float32) {
 	f := make([]float32, n)
 	for i := range q {
 		q[i] = uint8(r.IntN(256))
-		f[i] = p.Real(q[i])
+		f[i] = p.Real(int32(q[i]))
 	}
 	return q, f
 }
@@ -59,9 +59,9 @@ func windowShape(c qcase) Shape {
 }
 
 // checkOut compares quantized outputs with the float reference, in steps.
-func checkOut(t *testing.T, got []uint8, want []float32, p QParams, act Activation, tol float64) {
+func checkOut[T Activ](t *testing.T, got []T, want []float32, p QParams, act Activation, tol float64) {
 	t.Helper()
-	lo, hi := actRange(p, act)
+	lo, hi := actRange(p, act, activTop[T]())
 	worst := 0.0
 	for i, v := range got {
 		// The reference clamped to the representable range.
@@ -354,6 +354,54 @@ func TestRequantApplyRowTypical(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRequantWideTypical is TestRequantApplyRowTypical for 12-bit outputs
+// (applyRowsWide, the wasm SIMD path's; elsewhere it does none), with
+// accumulators around where 4096 levels saturate.
+func TestRequantWideTypical(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	vector := 0
+	for trial := range 200 {
+		cout := 16 * (1 + r.IntN(4))
+		if r.IntN(4) == 0 {
+			cout += r.IntN(16)
+		}
+		e := -1 - r.IntN(16)
+		w := make([]float32, cout)
+		for c := range w {
+			w[c] = float32(math.Ldexp(1+r.Float64(), e-r.IntN(4)))
+		}
+		q := NewRequantTop(1, w, QParams{Scale: 1, Zero: int32(r.IntN(4096))}, Activation(r.IntN(3)), 4095)
+		const np = 2
+		acc := make([]int32, np*cout)
+		for i := range acc {
+			m := float64(w[i%cout])
+			switch k := r.IntN(6); k {
+			case 0:
+				acc[i] = []int32{math.MinInt32, math.MaxInt32, 0, 1, -1}[r.IntN(5)]
+			case 1, 2: // where the output saturates: |acc·m| near 4096
+				x := float64(r.IntN(9000)-4500) / m
+				acc[i] = int32(max(min(x, math.MaxInt32), math.MinInt32)) + int32(r.IntN(5)-2)
+			default:
+				acc[i] = int32(r.Uint32()) >> r.IntN(31)
+			}
+		}
+		out := make([]uint16, np*cout)
+		done := q.applyRowsWide(out, cout, acc, cout, np, cout, 0)
+		vector += done
+		for j := range np {
+			for c := done; c < cout; c++ {
+				out[j*cout+c] = uint16(q.value(acc[j*cout+c], c))
+			}
+		}
+		for i, got := range out {
+			if want := q.value(acc[i], i%cout); int32(got) != want {
+				t.Fatalf("trial %d: row %d channel %d, acc %d, %+v, zero %d [%d, %d]: got %d, want %d", trial, i/cout, i%cout, acc[i], q.Mult[i%cout], q.Zero, q.Lo, q.Hi, got, want)
+			}
+		}
+	}
+	t.Logf("the vector path took %d channels", vector)
 }
 
 // TestQuantizeInputAffine checks QuantizeInput with affine steps against the

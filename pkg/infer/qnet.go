@@ -7,16 +7,17 @@ import (
 	"slices"
 )
 
-// QParams are the quantization parameters of an 8-bit activation tensor:
-// the real value of a stored byte q is Scale·(q − Zero), q in [0, 255].
-// Zero is an integer so that real 0 (zero padding, ReLU's floor) is exact.
+// QParams are the quantization parameters of an activation tensor: the
+// real value of a stored q is Scale·(q − Zero), q in [0, 255] (or
+// [0, 4095] in a 12-bit QNet, see QNet.ActBits). Zero is an integer so
+// that real 0 (zero padding, ReLU's floor) is exact.
 type QParams struct {
 	Scale float32 // > 0
-	Zero  int32   // [0, 255]
+	Zero  int32   // [0, top]
 }
 
 // Real returns the real value of q.
-func (p QParams) Real(q uint8) float32 { return p.Scale * float32(int32(q)-p.Zero) }
+func (p QParams) Real(q int32) float32 { return p.Scale * float32(q-p.Zero) }
 
 // QTensor is one activation tensor of a QNet: its shape and quantization.
 type QTensor struct {
@@ -101,6 +102,23 @@ type QNet struct {
 	Tensors     []QTensor // by id
 	Ops         []QOp
 	Output      int
+
+	// ActBits is the activations' width: 8 (0 means 8), or 12, stored as
+	// uint16 in [0, 4095]: 16 times finer steps for the same range, which
+	// nsfwjs's MobileNetV2 needs to keep its answers (pkg/quantize/doc.go).
+	// Weights are int8 either way; with 12-bit inputs an int32 accumulator
+	// could overflow in a large layer, so Validate checks every channel's
+	// bound.
+	ActBits int
+}
+
+// ActTop is the largest stored activation value: 255, or 4095 when
+// ActBits is 12.
+func (q *QNet) ActTop() int32 {
+	if q.ActBits == 12 {
+		return 4095
+	}
+	return 255
 }
 
 // Limits on what Validate accepts, so that a QNet read from an untrusted
@@ -127,6 +145,9 @@ func (q *QNet) Validate() error {
 }
 
 func (q *QNet) validate() error {
+	if q.ActBits != 0 && q.ActBits != 8 && q.ActBits != 12 {
+		return fmt.Errorf("activations of %d bits (want 8 or 12)", q.ActBits)
+	}
 	if q.InputSize < 1 || q.InputSize > MaxQInputSize {
 		return fmt.Errorf("input size %d is outside [1, %d]", q.InputSize, MaxQInputSize)
 	}
@@ -158,7 +179,7 @@ func (q *QNet) validate() error {
 		if total > MaxQTotalElems {
 			return fmt.Errorf("tensors hold more than %d elements", MaxQTotalElems)
 		}
-		if !validScale(t.Q.Scale) || t.Q.Zero < 0 || t.Q.Zero > 255 {
+		if !validScale(t.Q.Scale) || t.Q.Zero < 0 || t.Q.Zero > q.ActTop() {
 			return fmt.Errorf("tensor %d: quantization scale %g zero %d is invalid", i, t.Q.Scale, t.Q.Zero)
 		}
 	}
@@ -258,6 +279,11 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 		if k := slices.Index(op.Weights, -128); k >= 0 {
 			return fmt.Errorf("weight %d is -128, outside the symmetric range [-127, 127]", k)
 		}
+		if q.ActBits == 12 {
+			if c, ok := accumulatorFits(op.Weights, op.Bias, q.ActTop()); !ok {
+				return fmt.Errorf("channel %d could overflow its int32 accumulator on 12-bit inputs", c)
+			}
+		}
 		for c, s := range op.WScale {
 			if !validScale(s) {
 				return fmt.Errorf("weight scale %g of channel %d is invalid", s, c)
@@ -317,6 +343,25 @@ func checkWindow(op *QOp, xs, ys Shape) error {
 		return fmt.Errorf("output shape %v, window gives [%d %d]", ys, oh, ow)
 	}
 	return nil
+}
+
+// accumulatorFits reports whether |bias[c]| + top·Σ|w[.., c]| < 2^31 for
+// every output channel c (channel = index % len(bias)): then no input whose
+// values minus their zero point lie in [−top, top] overflows an int32
+// accumulator. Otherwise it returns the first channel that could.
+func accumulatorFits(w []int8, bias []int32, top int32) (int, bool) {
+	cout := len(bias)
+	sum := make([]int64, cout)
+	for i, v := range w {
+		sum[i%cout] += int64(max(v, -v))
+	}
+	for c, s := range sum {
+		b := int64(bias[c])
+		if max(b, -b)+int64(top)*s >= 1<<31 {
+			return c, false
+		}
+	}
+	return 0, true
 }
 
 func validMultiplier(m float64) bool {

@@ -1,5 +1,6 @@
 // Package quantize turns a float infer.Net into an int8 infer.QNet
-// (post-training quantization) and reports what that cost.
+// (post-training quantization: int8 weights, 8- or 12-bit activations) and
+// reports what that cost.
 //
 // The steps, in order (Quantize):
 //
@@ -19,12 +20,15 @@
 //     of ≤ 4096 values per image, see Observer).
 //  4. Activation ranges, per tensor, by Method (MinMax, Percentile, MSE),
 //     widened to contain 0; 8-bit asymmetric: real = scale·(q − zero),
-//     q ∈ [0, 255], integer zero point. Pools keep their input's
+//     q ∈ [0, 255], integer zero point (12-bit: q ∈ [0, 4095], ranges
+//     widened by Options.WideRange, see below). Pools keep their input's
 //     parameters; a concat input written only for the concat shares the
 //     concat's (a copy, TFLite style). The model input is quantized on its
 //     known range ([0,1] → scale 1/255, exact for unresized images).
 //  5. Weights: symmetric int8 in [−127, 127], one scale per output channel
-//     (max|w|/127; depthwise: per channel). Rounding is GPTQ (gptq.go): the
+//     (max|w|/127; depthwise: per channel; with 12-bit activations a
+//     channel already on a grid of at most 127 steps each side keeps it,
+//     see below). Rounding is GPTQ (gptq.go): the
 //     weights of each output channel are rounded one input at a time and
 //     each rounding error is pushed onto the inputs not yet rounded, by the
 //     inverse of H = Σ x·xᵀ over the layer's input patches on the
@@ -71,7 +75,43 @@
 // so small errors in their sums matter); with GPTQ, 0.036. What is left is
 // spread over the first layers' activations and weights.
 //
-// # Where the rest of the error is (measured 2026-11-27)
+// # 12-bit activations (Options.ActBits; what make models builds)
+//
+// nsfwjs's weights are stored as uint8 per tensor (TF.js quantization:
+// w = min + q·scale, with 0 on the grid), and folding BatchNorm scales each
+// output channel by one factor, so each channel's weights are integers
+// times a step. 99.6% / 99.7% / 97.7% of the channels of MobileNetV2 /
+// Mid / InceptionV3 span at most 127 steps each side, and gridLevels finds
+// that step, so int8 holds those weights exactly; the rest (each tensor's
+// extremes sit in one or a few channels) are rounded as before. Exact
+// weights alone do not help 8-bit activations (Mid: max |Δp| 0.063 → 0.084,
+// MobileNetV2 unequalized 0.22): the rounding of the activations is the
+// rest of the error, as the simulation below found. So the activations get
+// 12 bits, stored as uint16 in [0, 4095]: 16 times finer steps on ranges
+// widened ×2 (test images go past the calibration images' ranges; the
+// simulation gave MobileNetV2 max |Δp| 0.107 with the calibrated ranges,
+// 0.022 at ×2, 0.037 at ×4; InceptionV3 through the engine: 0.048 at ×1,
+// 0.0091 at ×2). 12 bits rather than 16: an input less its zero point
+// then fits an int16 lane, so the SIMD conv kernels multiply as they did
+// for 8 bits, and an int32 accumulator cannot overflow in these models
+// (infer.QNet.Validate checks every channel's bound). Equalization is off:
+// it would move the weights off their grid.
+//
+// Against nsfwjs on all 50 conformance images (top-1 / mean |Δp| /
+// max |Δp|), through the engine:
+//
+//	                8-bit (GPTQ, equalized)   12-bit (exact grid, ranges ×2)
+//	MobileNetV2     98.0% / 0.0086 / 0.134    100%  / 0.0010 / 0.0109
+//	MobileNetV2Mid  100%  / 0.0041 / 0.063    100%  / 0.0006 / 0.0112
+//	InceptionV3     98.0% / 0.0067 / 0.133    98.0% / 0.0005 / 0.0091
+//
+// InceptionV3's one top-1 miss is a tie in nsfwjs itself (conformance
+// image 4: Drawing 0.4836, Neutral 0.4795; veil 0.4793 and 0.4835). The
+// files are the same size (int8 weights either way); activations take
+// twice the memory, and the kernels are slower in wasm (MobileNetV2 about
+// 1.4x, InceptionV3 1.6x; README).
+//
+// # Where the rest of the 8-bit error is (measured 2026-11-27)
 //
 // bits_test.go simulates a .veil model in float with each source of error
 // switched on or off: int8 or float weights (the folded, equalized ones the

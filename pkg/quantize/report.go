@@ -101,7 +101,7 @@ func (b *builder) evaluate(q *infer.QNet, calib [][]float32, floatProbs [][]floa
 		if execs[w] == nil {
 			execs[w] = infer.NewInt8(q)
 		}
-		var trace func(int, []uint8)
+		var trace func(int, []int32)
 		if i < nSQNR {
 			if runners[w] == nil {
 				runners[w] = newFloatRunner(b.net)
@@ -109,7 +109,7 @@ func (b *builder) evaluate(q *infer.QNet, calib [][]float32, floatProbs [][]floa
 			r := runners[w]
 			r.run(calib[i])
 			nz := noise{make([]float64, len(q.Ops)), make([]float64, len(q.Ops))}
-			trace = func(j int, y []uint8) {
+			trace = func(j int, y []int32) {
 				f := r.bufs[b.ftensor[j]]
 				p := q.Tensors[q.Ops[j].Out].Q
 				for k, v := range y {

@@ -12,13 +12,17 @@
 //	offset 8+N the data buffer, tensors aligned to their element size
 //
 // The first 34 header bytes, `{"__metadata__":{"format":"veil",`, are the
-// magic; "format_version" follows at once. Version 1 is the only one; it
-// changes only when the layout changes.
+// magic; "format_version" follows at once. Version 1: 8-bit activations.
+// Version 2 adds veil.activation_bits, 8 or 12 (infer.QNet.ActBits; 12-bit
+// activations are stored as uint16 in [0, 4095], with zero points up to
+// 4095); the tensors are the same. Encode writes version 1 for 8-bit
+// activations, so readers of version 1 still read those files.
 //
 // # Metadata (__metadata__, string → string)
 //
 //	format              "veil"
-//	format_version      "1"
+//	format_version      "1", or "2" with 12-bit activations
+//	veil.activation_bits version 2 only: "8" or "12"
 //	veil.architecture   network name, e.g. "mobilenet_v2"
 //	veil.input_size     S, the square input side
 //	veil.preprocessing  how an image becomes the S×S×3 input (Preprocessing)

@@ -20,8 +20,11 @@ import (
 	"github.com/veil-ml/veil/pkg/safetensors"
 )
 
-// Version is the format version Write produces and Read accepts.
-const Version = 1
+// Version is the newest format version; Read accepts 1 to Version. Encode
+// writes version 1 for a QNet with 8-bit activations, so that readers that
+// know only version 1 still read it, and version 2 (which adds
+// veil.activation_bits) for 12-bit activations.
+const Version = 2
 
 // Magic is the fixed start of every .veil header, at byte offset 8.
 const Magic = `{"__metadata__":{"format":"veil",`
@@ -192,7 +195,7 @@ func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
 	}
 	md := map[string]string{
 		"format":             "veil",
-		"format_version":     strconv.Itoa(Version),
+		"format_version":     "1",
 		"veil.architecture":  q.Name,
 		"veil.input_size":    strconv.Itoa(q.InputSize),
 		"veil.preprocessing": pre,
@@ -203,6 +206,10 @@ func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
 		"veil.calibration":   m.Calibration,
 		"veil.graph":         string(graph),
 		checksumKey:          zeroSum,
+	}
+	if q.ActBits == 12 {
+		md["format_version"] = "2"
+		md["veil.activation_bits"] = "12"
 	}
 	data, err := safetensors.Encode(&safetensors.File{Metadata: md, Tensors: tensors})
 	if err != nil {
@@ -454,7 +461,7 @@ func checkPrefix(data []byte) error {
 	if end < 0 {
 		return FormatError("format_version is not terminated")
 	}
-	if v := string(rest[:end]); v != strconv.Itoa(Version) {
+	if v := string(rest[:end]); v != "1" && v != "2" {
 		return &VersionError{Version: v}
 	}
 	return nil
@@ -497,7 +504,7 @@ type fill struct {
 func (r *reader) decode() (*infer.QNet, *Meta, error) {
 	md := r.f.Metadata
 	r.used = map[string]bool{}
-	m := &Meta{Version: Version, Architecture: md["veil.architecture"], Preprocessing: md["veil.preprocessing"],
+	m := &Meta{Architecture: md["veil.architecture"], Preprocessing: md["veil.preprocessing"],
 		Source: md["veil.source"], SourceSHA256: md["veil.source_sha256"], Calibration: md["veil.calibration"]}
 	var err error
 	if m.InputSize, err = strconv.Atoi(md["veil.input_size"]); err != nil || m.InputSize < 1 || m.InputSize > infer.MaxQInputSize {
@@ -520,6 +527,19 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 		return nil, nil, formatErr("veil.graph: %d tensors, %d ops, %d input affine steps", len(g.Tensors), len(g.Ops), len(g.InputAffine))
 	}
 	q := &infer.QNet{Name: m.Architecture, InputSize: m.InputSize, Classes: m.Classes, Output: g.Output}
+	// checkPrefix let only versions 1 and 2 through; 2 says its activations' width.
+	m.Version = 1
+	if md["format_version"] == "2" {
+		m.Version = 2
+		switch md["veil.activation_bits"] {
+		case "8":
+			q.ActBits = 8
+		case "12":
+			q.ActBits = 12
+		default:
+			return nil, nil, formatErr("veil.activation_bits %q is invalid (want 8 or 12)", md["veil.activation_bits"])
+		}
+	}
 	for _, a := range g.InputAffine {
 		q.InputAffine = append(q.InputAffine, infer.Affine{Mul: a[0], Add: a[1]})
 	}

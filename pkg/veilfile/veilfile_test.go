@@ -44,7 +44,7 @@ func TestRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, q) {
 			t.Fatalf("raw=%v: QNet differs after a round trip", raw)
 		}
-		if m.Version != Version || m.Architecture != "tiny" || m.InputSize != 12 || m.Source != "test" ||
+		if m.Version != 1 || m.Architecture != "tiny" || m.InputSize != 12 || m.Source != "test" ||
 			len(m.Adapters) != 1 || m.Adapters[0].Weight != 0.5 || !reflect.DeepEqual(m.Classes, q.Classes) || m.Preprocessing != Preprocessing {
 			t.Fatalf("raw=%v: meta %+v", raw, m)
 		}
@@ -144,7 +144,7 @@ func TestReadWrongMagic(t *testing.T) {
 
 func TestReadWrongVersion(t *testing.T) {
 	data, _ := tinyFile(t, false)
-	for _, v := range []string{"2", "0", "10"} {
+	for _, v := range []string{"3", "0", "10"} {
 		c := bytes.Replace(bytes.Clone(data), []byte(`"format_version":"1"`), []byte(`"format_version":"`+v+`"`), 1)
 		_, _, err := readBoth(t, c)
 		var ve *VersionError
@@ -169,13 +169,17 @@ func TestReadChecksum(t *testing.T) {
 func fuzzReadSeeds(tb testing.TB) [][]byte {
 	data, _ := tinyFile(tb, false)
 	raw, _ := tinyFile(tb, true)
-	return [][]byte{data, raw, data[:len(data)/2], {}}
+	wide, err := Encode(qtest.TinyQNetBits(1, 12, 12), &Meta{Source: "test"}, Options{}) // version 2, 12-bit activations
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [][]byte{data, raw, data[:len(data)/2], {}, wide}
 }
 
 func TestFuzzCorpus(t *testing.T) {
 	seeds := fuzzReadSeeds(t)
 	fuzzcorpus.Check(t, "FuzzRead", fuzzcorpus.Bytes(seeds))
-	fuzzcorpus.Check(t, "FuzzReadRestamped", fuzzcorpus.Bytes(seeds[:2]))
+	fuzzcorpus.Check(t, "FuzzReadRestamped", fuzzcorpus.Bytes(append(seeds[:2:2], seeds[4])))
 }
 
 func FuzzRead(f *testing.F) {
@@ -217,7 +221,8 @@ func restamp(b []byte) []byte {
 }
 
 func FuzzReadRestamped(f *testing.F) {
-	for _, s := range fuzzReadSeeds(f)[:2] {
+	seeds := fuzzReadSeeds(f)
+	for _, s := range append(seeds[:2:2], seeds[4]) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -442,6 +447,38 @@ func TestReadFromModels(t *testing.T) {
 		}
 		if _, _, err := readBoth(t, data); err != nil {
 			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// TestRoundTrip12 writes a QNet with 12-bit activations: version 2 with
+// veil.activation_bits, read back as written; a version-1 reader's view
+// (the same file stamped "1") and a bad width are errors, not a model
+// with misread zero points.
+func TestRoundTrip12(t *testing.T) {
+	q := qtest.TinyQNetBits(1, 12, 12)
+	data, err := Encode(q, &Meta{Source: "test"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data[8:], []byte(Magic+`"format_version":"2"`)) {
+		t.Fatalf("header starts %q", data[8:8+len(Magic)+20])
+	}
+	got, m, err := readBoth(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, q) || m.Version != 2 || got.ActBits != 12 {
+		t.Fatalf("QNet differs after a round trip (version %d, %d bits)", m.Version, got.ActBits)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{`"format_version":"2"`, `"format_version":"1"`, "is invalid"}, // zero points past 255 in an 8-bit net
+		{`"veil.activation_bits":"12"`, `"veil.activation_bits":"16"`, `veil.activation_bits "16" is invalid`},
+		{`"veil.activation_bits":"12"`, `"veil.activation_bitz":"12"`, `veil.activation_bits "" is invalid`},
+	} {
+		c := restamp(bytes.Replace(bytes.Clone(data), []byte(tc.from), []byte(tc.to), 1))
+		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %s: error %v, want one containing %q", tc.from, tc.to, err, tc.want)
 		}
 	}
 }

@@ -1,0 +1,100 @@
+//go:build goexperiment.simd && wasm
+
+package infer
+
+import (
+	"simd/archsimd"
+	"unsafe"
+)
+
+// depthwiseVectorWide computes DepthwiseInt8 on 12-bit activations with
+// vectors of 8 channels, two output pixels at a time (one weight vector
+// serves both). A product of a 12-bit input and an int8 weight needs 20
+// bits, so the int16 lanes multiply into int32 lanes
+// (i32x4.extmul_i16x8_s), and the int32 sums wrap exactly like
+// DepthwiseInt8Ref's. folded is the bias with the zero point folded in
+// (bias − zx·Σw), so the raw inputs go in and a padding cell reads as zx.
+// The pixels' sums go to acc (2·C int32s) and from there through
+// applyRowsWide; what it leaves, and channels past the last 8, go through
+// the scalar loops.
+func depthwiseVectorWide(y []uint16, ys Shape, x []uint16, xs Shape, zx int32, w []int8, folded []int32, kh, kw, sh, sw int, pad Pad, rq *Requant, acc []int32) bool {
+	taps := kh * kw
+	if taps > depthwiseMaxTaps {
+		return false
+	}
+	c := xs.C
+	c8 := c &^ 7
+	acc = acc[:2*c]
+	w = w[:taps*c]
+	folded = folded[:c]
+	pixels := ys.H * ys.W
+	// offs[j][t]: window cell t of pixel j is at x[offs[j][t]:], −1 for padding.
+	var offs [2][depthwiseMaxTaps]int
+	zv := archsimd.BroadcastInt16x8(int16(zx))
+	for p := 0; p < pixels; p += 2 {
+		np := min(2, pixels-p)
+		for j := range offs {
+			q := min(p+j, pixels-1)
+			oy, ox := q/ys.W, q%ys.W
+			o := offs[j][:taps]
+			for ky := range kh {
+				iy := oy*sh + ky - pad.Top
+				for kx := range kw {
+					ix := ox*sw + kx - pad.Left
+					o[ky*kw+kx] = -1
+					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
+						o[ky*kw+kx] = (iy*xs.W + ix) * c
+					}
+				}
+			}
+		}
+		o0, o1 := offs[0][:taps], offs[1][:taps]
+		for cb := 0; cb < c8; cb += 8 {
+			a0 := archsimd.LoadInt32x4Array((*[4]int32)(folded[cb:]))
+			a1 := archsimd.LoadInt32x4Array((*[4]int32)(folded[cb+4:]))
+			b0, b1 := a0, a1
+			for t, off := range o0 {
+				w8 := (*[8]int8)(w[t*c+cb:])
+				wv := archsimd.BroadcastUint64x2(*(*uint64)(unsafe.Pointer(w8))).ReshapeToUint8s().BitsToInt8().ExtendLo8ToInt16()
+				xv := zv
+				if off >= 0 {
+					xv = archsimd.LoadUint16x8Array((*[8]uint16)(x[off+cb:])).BitsToInt16()
+				}
+				a0 = a0.Add(xv.MulWidenLo(wv))
+				a1 = a1.Add(xv.MulWidenHi(wv))
+				xv = zv
+				if off := o1[t]; off >= 0 {
+					xv = archsimd.LoadUint16x8Array((*[8]uint16)(x[off+cb:])).BitsToInt16()
+				}
+				b0 = b0.Add(xv.MulWidenLo(wv))
+				b1 = b1.Add(xv.MulWidenHi(wv))
+			}
+			a0.StoreArray((*[4]int32)(acc[cb:]))
+			a1.StoreArray((*[4]int32)(acc[cb+4:]))
+			b0.StoreArray((*[4]int32)(acc[c+cb:]))
+			b1.StoreArray((*[4]int32)(acc[c+cb+4:]))
+		}
+		for j := range np {
+			o := offs[j][:taps]
+			for i := c8; i < c; i++ {
+				a := folded[i]
+				for t, off := range o {
+					xv := zx
+					if off >= 0 {
+						xv = int32(x[off+i])
+					}
+					a += xv * int32(w[t*c+i])
+				}
+				acc[j*c+i] = a
+			}
+		}
+		out := y[p*c : (p+np)*c]
+		done := rq.applyRowsWide(out, c, acc, c, np, c, 0)
+		for j := range np {
+			for i := done; i < c; i++ {
+				out[j*c+i] = uint16(rq.value(acc[j*c+i], i))
+			}
+		}
+	}
+	return true
+}
