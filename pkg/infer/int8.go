@@ -302,8 +302,7 @@ func (e *Int8) traceOut(trace func(int, []int32), i int, y any) {
 	}
 }
 
-// runFast runs op i on bufs with a fast kernel, if it has one: conv and
-// depthwise for either width, pools for 8-bit activations.
+// runFast runs op i on bufs with a fast kernel, if it has one.
 func runFast[T Activ](e *Int8, bufs [][]T, i int) bool {
 	q := e.q
 	op := &q.Ops[i]
@@ -318,13 +317,8 @@ func runFast[T Activ](e *Int8, bufs [][]T, i int) bool {
 		DepthwiseInt8(y, ys, x, xt.Shape, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
 		return true
 	}
-	y8, ok := asBytes(y)
-	if !ok {
-		return false
-	}
-	x8, _ := asBytes(x)
 	if (op.Kind == QMaxPool || op.Kind == QAvgPool) && !e.refOnly {
-		PoolInt8(y8, ys, x8, xt.Shape, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
+		PoolInt8(y, ys, x, xt.Shape, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
 		return true
 	}
 	return false

@@ -34,7 +34,7 @@ func DepthwiseInt8[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []i
 	if ok8 && activTop[X]() == 255 && depthwiseVector(y8, ys, x8, xs, zx, w, folded, kh, kw, sh, sw, pad, rq, pair) {
 		return
 	}
-	if !ok8 && activTop[X]() == 4095 && depthwiseVectorWide(asWide(y), ys, asWide(x), xs, zx, w, folded, kh, kw, sh, sw, pad, rq, unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(pair))), 2*c)) {
+	if !ok8 && activTop[X]() == 4095 && depthwiseVectorWide(asWide(y), ys, asWide(x), xs, zx, w, folded, kh, kw, sh, sw, pad, rq, unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(pair))), 2*c), acc[:c]) {
 		return
 	}
 	// Output columns [ox0, ox1) and rows [oy0, oy1) have their window inside x.

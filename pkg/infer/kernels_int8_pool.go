@@ -1,18 +1,20 @@
 package infer
 
 // poolVectorCells bounds the windows poolVector takes: an average's uint16
-// lane sums 257 cells of 255 without overflow.
+// lane sums 257 cells of 255 without overflow (poolVectorWide's uint32
+// lanes, any number of 4095).
 const poolVectorCells = 257
 
 // PoolInt8 computes PoolInt8Ref with the same bits, walking the window
 // cells in the outer loops so that the channel loop reads memory in order.
 // Where the build has SIMD kernels (poolVector), whole groups of 16
-// channels go through them and the rest through the loops here.
+// channels go through them and the rest through the loops here (12-bit
+// activations: all of them).
 //
-//	x (H, W, C) uint8 -> y (OH, OW, C) uint8
+//	x (H, W, C) uint8|uint16 -> y (OH, OW, C) of the same type
 //
 // sum is scratch of length C.
-func PoolInt8(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, pad Pad, isMax bool, sum []int32) {
+func PoolInt8[T Activ](y []T, ys Shape, x []T, xs Shape, kh, kw, sh, sw int, pad Pad, isMax bool, sum []int32) {
 	c := xs.C
 	if ys.C != c || len(y) < ys.Size() || len(x) < xs.Size() || len(sum) < c {
 		panic("infer: PoolInt8: bad shapes")
@@ -39,8 +41,11 @@ func PoolInt8(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, pad 
 				}
 			}
 			done := 0
-			if n <= len(cells) {
-				done = poolVector(out, x, cells[:n], isMax)
+			if out8, ok := asBytes(out); ok && n <= len(cells) {
+				x8, _ := asBytes(x)
+				done = poolVector(out8, x8, cells[:n], isMax)
+			} else if !ok && n <= len(cells) {
+				done = poolVectorWide(asWide(out), asWide(x), cells[:n], isMax)
 			}
 			if done < c {
 				poolChannels(out[done:], x, xs, oy*sh-pad.Top, ox*sw-pad.Left, kh, kw, done, isMax, sum[done:c])
@@ -51,7 +56,7 @@ func PoolInt8(y []uint8, ys Shape, x []uint8, xs Shape, kh, kw, sh, sw int, pad 
 
 // poolChannels pools channels c0… of one output pixel whose window starts
 // at input row iy0, column ix0.
-func poolChannels(out []uint8, x []uint8, xs Shape, iy0, ix0, kh, kw, c0 int, isMax bool, sum []int32) {
+func poolChannels[T Activ](out []T, x []T, xs Shape, iy0, ix0, kh, kw, c0 int, isMax bool, sum []int32) {
 	c := xs.C
 	clear(out)
 	clear(sum)
@@ -74,15 +79,15 @@ func poolChannels(out []uint8, x []uint8, xs Shape, iy0, ix0, kh, kw, c0 int, is
 	if !isMax && n > 0 {
 		r := reciprocal40(uint64(2 * n))
 		for i, s := range sum {
-			out[i] = avgRound(s, n, r)
+			out[i] = avgRound[T](s, n, r)
 		}
 	}
 }
 
 // avgRound is PoolInt8Ref's (2s+n)/(2n) for a sum s of n cells, as a
-// multiply by r = reciprocal40(2n): a = 2s+n ≤ 511n and d = 2n give
-// a·d < 2^40 for any window MaxQWindow allows.
-func avgRound(s, n int32, r uint64) uint8 { return uint8((uint64(2*s+n) * r) >> 40) }
+// multiply by r = reciprocal40(2n): a = 2s+n ≤ 8191n (12-bit cells) and
+// d = 2n give a·d < 2^40 for any window MaxQWindow allows (n ≤ 4096).
+func avgRound[T Activ](s, n int32, r uint64) T { return T((uint64(2*s+n) * r) >> 40) }
 
 // reciprocal40 returns ⌈2^40/d⌉: for a·d < 2^40, (a·r)>>40 is a/d exactly
 // (the error a·(r−2^40/d)/2^40 < a/2^40 < 1/d cannot reach the next

@@ -20,6 +20,20 @@ func checkPoolInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad 
 			t.Fatalf("%v→%v %dx%d/%d,%d pad %v max %v: element %d = %d, PoolInt8Ref gives %d", xs, ys, kh, kw, sh, sw, pad, isMax, i, got[i], want[i])
 		}
 	}
+	// The same window on 12-bit activations.
+	x16 := make([]uint16, len(x))
+	for i := range x16 {
+		x16[i] = uint16(r.IntN(4096))
+	}
+	want16 := make([]uint16, ys.Size())
+	PoolInt8Ref(want16, ys, x16, xs, kh, kw, sh, sw, pad, isMax)
+	got16 := make([]uint16, ys.Size())
+	PoolInt8(got16, ys, x16, xs, kh, kw, sh, sw, pad, isMax, make([]int32, c))
+	for i := range want16 {
+		if got16[i] != want16[i] {
+			t.Fatalf("12-bit %v→%v %dx%d/%d,%d pad %v max %v: element %d = %d, PoolInt8Ref gives %d", xs, ys, kh, kw, sh, sw, pad, isMax, i, got16[i], want16[i])
+		}
+	}
 }
 
 func TestPoolInt8MatchesRef(t *testing.T) {
@@ -55,7 +69,7 @@ func FuzzPoolInt8(f *testing.F) {
 // window (64×64).
 func TestPoolAverageDivision(t *testing.T) {
 	check := func(n, s int32) {
-		if got, want := avgRound(s, n, reciprocal40(uint64(2*n))), uint8((2*s+n)/(2*n)); got != want {
+		if got, want := avgRound[uint8](s, n, reciprocal40(uint64(2*n))), uint8((2*s+n)/(2*n)); got != want {
 			t.Fatalf("n %d, s %d: %d, want %d", n, s, got, want)
 		}
 	}
@@ -69,6 +83,11 @@ func TestPoolAverageDivision(t *testing.T) {
 		n := 1 + rng.Int32N(64*64)
 		check(n, rng.Int32N(255*n+1))
 		check(n, 255*n)
+		// 12-bit cells.
+		s := rng.Int32N(4095*n + 1)
+		if got, want := avgRound[uint16](s, n, reciprocal40(uint64(2*n))), uint16((2*s+n)/(2*n)); got != want {
+			t.Fatalf("12-bit: n %d, s %d: %d, want %d", n, s, got, want)
+		}
 	}
 }
 

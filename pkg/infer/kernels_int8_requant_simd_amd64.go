@@ -48,17 +48,35 @@ func newRequantVectors(r *Requant) requantVectors {
 // acc[j·accStride:] into out[j·outStride:]. It returns how many channels
 // it did; the constants of a group are loaded once for all rows.
 func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accStride, np, n, c0 int) int {
-	if c0%8 != 0 || c0/8 >= len(r.vec) || np < 1 {
+	return requantRows(r, r.vec, out, outStride, acc, accStride, np, n, c0)
+}
+
+// The constants do not depend on the output's width: 12-bit outputs
+// (applyRowsWide) have their own only because NewRequantTop makes one
+// set or the other.
+type requantWideVectors = requantVectors
+
+func newRequantWideVectors(r *Requant) requantWideVectors { return newRequantVectors(r) }
+
+// applyRowsWide is applyRowsVector for 12-bit outputs.
+func (r *Requant) applyRowsWide(out []uint16, outStride int, acc []int32, accStride, np, n, c0 int) int {
+	return requantRows(r, r.wvec, out, outStride, acc, accStride, np, n, c0)
+}
+
+// requantRows is applyRowsVector for outputs of either width, with r's
+// constants vec.
+func requantRows[T Activ](r *Requant, vec requantVectors, out []T, outStride int, acc []int32, accStride, np, n, c0 int) int {
+	if c0%8 != 0 || c0/8 >= len(vec) || np < 1 {
 		return 0
 	}
-	n = min(n, 8*(len(r.vec)-c0/8)) &^ 7
+	n = min(n, 8*(len(vec)-c0/8)) &^ 7
 	lo := archsimd.BroadcastInt64x4(int64(r.Lo) - int64(r.Zero))
 	hi := archsimd.BroadcastInt64x4(int64(r.Hi) - int64(r.Zero))
 	zero := archsimd.BroadcastInt32x8(r.Zero)
 	low32 := archsimd.BroadcastInt64x4(1<<32 - 1).AsUint64x4()
 	var y [8]int32
 	for i := 0; i < n; i += 8 {
-		g := &r.vec[(c0+i)/8]
+		g := &vec[(c0+i)/8]
 		m := archsimd.LoadInt32x8Array(&g.m)
 		mOdd := m.AsUint64x4().ShiftAllRight(32).AsInt32x8()
 		biasE, shiftE, corrE := archsimd.LoadUint64x4Array(&g.biasE), archsimd.LoadUint64x4Array(&g.shiftE), archsimd.LoadUint64x4Array(&g.corrE)
@@ -76,9 +94,9 @@ func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accSt
 			// Clamped, each fits in its lane's low 32 bits: interleave them back.
 			v := ve.AsUint64x4().And(low32).Or(vo.AsUint64x4().ShiftAllLeft(32)).AsInt32x8().Add(zero)
 			v.StoreArray(&y)
-			o := (*[8]uint8)(out[j*outStride+i:])
+			o := out[j*outStride+i:][:8]
 			for k, b := range y {
-				o[k] = uint8(b)
+				o[k] = T(b)
 			}
 		}
 	}
