@@ -28,21 +28,7 @@ func depthwiseVectorWide(y []uint16, ys Shape, x []uint16, xs Shape, zx int32, w
 	var w16 [16]int8
 	for p := 0; p < pixels; p += 2 {
 		np := min(2, pixels-p)
-		for j := range offs {
-			q := min(p+j, pixels-1)
-			oy, ox := q/ys.W, q%ys.W
-			o := offs[j][:taps]
-			for ky := range kh {
-				iy := oy*sh + ky - pad.Top
-				for kx := range kw {
-					ix := ox*sw + kx - pad.Left
-					o[ky*kw+kx] = -1
-					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
-						o[ky*kw+kx] = (iy*xs.W + ix) * c
-					}
-				}
-			}
-		}
+		pairOffsets(&offs, p, ys, xs, kh, kw, sh, sw, pad)
 		o0, o1 := offs[0][:taps], offs[1][:taps]
 		for cb := 0; cb < c8; cb += 8 {
 			a := archsimd.LoadInt32x8Array((*[8]int32)(folded[cb:]))
@@ -64,27 +50,7 @@ func depthwiseVectorWide(y []uint16, ys Shape, x []uint16, xs Shape, zx int32, w
 			a.StoreArray((*[8]int32)(acc[cb:]))
 			b.StoreArray((*[8]int32)(acc[c+cb:]))
 		}
-		for j := range np {
-			o := offs[j][:taps]
-			for i := c8; i < c; i++ {
-				s := folded[i]
-				for t, off := range o {
-					xv := zx
-					if off >= 0 {
-						xv = int32(x[off+i])
-					}
-					s += xv * int32(w[t*c+i])
-				}
-				acc[j*c+i] = s
-			}
-		}
-		out := y[p*c : (p+np)*c]
-		done := rq.applyRowsWide(out, c, acc, c, np, c, 0)
-		for j := range np {
-			for i := done; i < c; i++ {
-				out[j*c+i] = uint16(rq.value(acc[j*c+i], i))
-			}
-		}
+		depthwiseWideTail(y, p, np, c8, x, &offs, taps, zx, w, folded, rq, acc)
 	}
 	return true
 }

@@ -34,21 +34,7 @@ func depthwiseVectorWide(y []uint16, ys Shape, x []uint16, xs Shape, zx int32, w
 	zrow := zeroRow16(scratch, c, zx) // a padding cell: c values of zx
 	for p := 0; p < pixels; p += 2 {
 		np := min(2, pixels-p)
-		for j := range offs {
-			q := min(p+j, pixels-1)
-			oy, ox := q/ys.W, q%ys.W
-			o := offs[j][:taps]
-			for ky := range kh {
-				iy := oy*sh + ky - pad.Top
-				for kx := range kw {
-					ix := ox*sw + kx - pad.Left
-					o[ky*kw+kx] = -1
-					if iy >= 0 && iy < xs.H && ix >= 0 && ix < xs.W {
-						o[ky*kw+kx] = (iy*xs.W + ix) * c
-					}
-				}
-			}
-		}
+		pairOffsets(&offs, p, ys, xs, kh, kw, sh, sw, pad)
 		// Addresses of each cell's row for both pixels (padding: zrow), so
 		// the inner loop loads without bounds checks: every offset was
 		// checked against x above and every row holds c8 ≥ cb+8 values.
@@ -83,27 +69,7 @@ func depthwiseVectorWide(y []uint16, ys Shape, x []uint16, xs Shape, zx int32, w
 		}
 		runtime.KeepAlive(x)
 		runtime.KeepAlive(zrow)
-		for j := range np {
-			o := offs[j][:taps]
-			for i := c8; i < c; i++ {
-				a := folded[i]
-				for t, off := range o {
-					xv := zx
-					if off >= 0 {
-						xv = int32(x[off+i])
-					}
-					a += xv * int32(w[t*c+i])
-				}
-				acc[j*c+i] = a
-			}
-		}
-		out := y[p*c : (p+np)*c]
-		done := rq.applyRowsWide(out, c, acc, c, np, c, 0)
-		for j := range np {
-			for i := done; i < c; i++ {
-				out[j*c+i] = uint16(rq.value(acc[j*c+i], i))
-			}
-		}
+		depthwiseWideTail(y, p, np, c8, x, &offs, taps, zx, w, folded, rq, acc)
 	}
 	return true
 }
