@@ -148,10 +148,21 @@ func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedC
 			if np > 1 {
 				y1 = &y8[(p0+1)*cout+cb*convChans]
 			}
-			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y8[p0*cout+cb*convChans], y1)
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y8[p0*cout+cb*convChans], y1, 0)
 			continue
 		}
-		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil)
+		if k := rq.wideBlock(cb*convChans, cout); k != nil && !bytes {
+			// The same for 12-bit outputs.
+			y16 := asWide(y)
+			var y1 *uint8
+			if np > 1 {
+				y1 = (*uint8)(unsafe.Pointer(&y16[(p0+1)*cout+cb*convChans]))
+			}
+			_ = y16[p0*cout+cb*convChans+convChans-1]
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, (*requantConsts)(unsafe.Pointer(k)), (*uint8)(unsafe.Pointer(&y16[p0*cout+cb*convChans])), y1, 1)
+			continue
+		}
+		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil, 0)
 		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
@@ -160,7 +171,8 @@ func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedC
 // weight block w, for both pixels. Every rows[i].off+32 must be within the
 // block: the assembly does not check. With k not nil it requantizes them
 // instead (k from Requant.vectorBlock) into the 16 bytes at y0 and, unless
-// y1 is nil, at y1.
+// y1 is nil, at y1; with wide 1, k is from Requant.wideBlock and y0, y1
+// point at 16 uint16s.
 //
 //go:noescape
-func dotPairs(acc *[convPixels][convChans]int32, rows *convRow, n int, w *int8, bias *[convChans]int32, k *requantConsts, y0, y1 *uint8)
+func dotPairs(acc *[convPixels][convChans]int32, rows *convRow, n int, w *int8, bias *[convChans]int32, k *requantConsts, y0, y1 *uint8, wide int)

@@ -3,18 +3,20 @@
 #include "textflag.h"
 #include "kernels_int8_requant_wasm.h"
 
-// func dotPairs(acc *[2][16]int32, rows *convRow, n int, w *int8, bias *[16]int32, k *requantConsts, y0, y1 *uint8)
+// func dotPairs(acc *[2][16]int32, rows *convRow, n int, w *int8, bias *[16]int32, k *requantConsts, y0, y1 *uint8, wide int)
 //
 // With k nil it stores the accumulators in acc; otherwise it requantizes
 // them with the block's constants k (as requant16 does) into the 16 bytes
 // at y0 and, unless y1 is nil, at y1: no second call, no trip through acc.
+// With wide 1, k is a *requantConstsWide and y0, y1 hold 16 uint16s (as
+// requant16w).
 //
 // V0–V3: pixel 0's accumulators (channels 0–3, 4–7, 8–11, 12–15),
 // V4–V7: pixel 1's; V8, V9: the pair's 32 weight bytes; V10–V13: them
 // widened to int16 (channels 0–3, …, 12–15, the two rows side by side);
 // V14: a pixel's two inputs splatted. R1 walks rows (12 bytes each), R2
 // counts down, R4 is the pair's weight address.
-TEXT ·dotPairs(SB), NOSPLIT, $0-64
+TEXT ·dotPairs(SB), NOSPLIT, $0-72
 	MOVD bias+32(FP), R0
 	Get R0
 	I32WrapI64
@@ -160,7 +162,14 @@ TEXT ·dotPairs(SB), NOSPLIT, $0-64
 	If
 		MOVD y0+48(FP), R7
 		MOVD y1+56(FP), R8
-		REQUANT_PAIR
+		MOVD wide+64(FP), R9
+		Get R9
+		I64Eqz
+		If
+			REQUANT_PAIR
+		Else
+			REQUANT_PAIR_WIDE
+		End
 		RET
 	End
 

@@ -23,6 +23,14 @@ func TestRequantConstsLayout(t *testing.T) {
 		{"lo", unsafe.Offsetof(k.lo), 216},
 		{"hi", unsafe.Offsetof(k.hi), 232},
 		{"size (depthwiseBlocks steps by it)", unsafe.Sizeof(k), 248},
+		{"wide bound", unsafe.Offsetof(requantConstsWide{}.bound), 0},
+		{"wide pow", unsafe.Offsetof(requantConstsWide{}.pow), 64},
+		{"wide m", unsafe.Offsetof(requantConstsWide{}.m), 128},
+		{"wide bias", unsafe.Offsetof(requantConstsWide{}.bias), 192},
+		{"wide shift", unsafe.Offsetof(requantConstsWide{}.shift), 200},
+		{"wide k", unsafe.Offsetof(requantConstsWide{}.k), 208},
+		{"wide lo", unsafe.Offsetof(requantConstsWide{}.lo), 216},
+		{"wide hi", unsafe.Offsetof(requantConstsWide{}.hi), 220},
 	} {
 		if f.got != f.want {
 			t.Errorf("requantConsts.%s at offset %d, requant16 reads it at %d", f.name, f.got, f.want)

@@ -112,3 +112,22 @@
 	Get V11; I16x8MaxS; \
 	Get V12; I16x8MinS; \
 	V128Store $0
+
+// REQUANT_PAIR_WIDE is REQUANT_PAIR with the requantConstsWide at R5:
+// V0–V3 into the 16 uint16s at R7 and, unless R8 is 0, V4–V7 into those
+// at R8.
+#define REQUANT_PAIR_WIDE \
+	REQUANT_SETUP_WIDE; \
+	Get V0; REQUANT_QUAD(0, V0); \
+	Get V1; REQUANT_QUAD(1, V1); \
+	Get V2; REQUANT_QUAD(2, V2); \
+	Get V3; REQUANT_QUAD(3, V3); \
+	REQUANT_STORE_WIDE(V0, V1, V2, V3, R7); \
+	Get R8; I64Eqz; I32Eqz; \
+	If; \
+		Get V4; REQUANT_QUAD(0, V4); \
+		Get V5; REQUANT_QUAD(1, V5); \
+		Get V6; REQUANT_QUAD(2, V6); \
+		Get V7; REQUANT_QUAD(3, V7); \
+		REQUANT_STORE_WIDE(V4, V5, V6, V7, R8); \
+	End

@@ -36,6 +36,14 @@ func newRequantWideVectors(r *Requant) requantWideVectors {
 	return v
 }
 
+// wideBlock is vectorBlock for 12-bit outputs.
+func (r *Requant) wideBlock(c0, n int) *requantConstsWide {
+	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
+		return nil
+	}
+	return &r.wvec[c0/16]
+}
+
 // requant16w is requant16 writing uint16s.
 //
 //go:noescape
