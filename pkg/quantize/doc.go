@@ -107,9 +107,10 @@
 //
 // InceptionV3's one top-1 miss is a tie in nsfwjs itself (conformance
 // image 4: Drawing 0.4836, Neutral 0.4795; veil 0.4793 and 0.4835). The
-// files are the same size (int8 weights either way); activations take
-// twice the memory, and the kernels are slower in wasm (MobileNetV2 about
-// 1.4x, InceptionV3 1.6x; README).
+// files are no larger (int8 weights either way; on their grid they
+// compress better: 2.29 / 3.74 / 16.5 MB against 2.47 / 4.05 / 18.1);
+// activations take twice the memory, and the kernels are slower, about
+// 1.4x in wasm for MobileNetV2 (README).
 //
 // # Where the rest of the 8-bit error is (measured 2026-11-27)
 //
