@@ -1,8 +1,7 @@
 package infer
 
-// NewInt8Ref is NewInt8 running only the reference kernels (conv,
-// depthwise, pools), for A/B tests and timing against the fast kernels in
-// the same process. It keeps q's raw conv weights, which the reference
+// NewInt8Ref is NewInt8 running the reference conv and depthwise kernels,
+// for A/B tests and timing against the fast kernels in the same process. It keeps q's raw conv weights, which the reference
 // conv reads and PackInt8 drops.
 func NewInt8Ref(q *QNet) *Int8 {
 	if err := q.Validate(); err != nil {
@@ -12,6 +11,5 @@ func NewInt8Ref(q *QNet) *Int8 {
 	for i := range e.plans {
 		e.plans[i].dw = false
 	}
-	e.refOnly = true
 	return e
 }

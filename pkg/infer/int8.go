@@ -21,8 +21,6 @@ type Int8 struct {
 	probs []float32 // output
 	row   []float32 // one preprocessed input row, for RunRGB
 	trace []int32   // RunTrace's copy of an op's output
-
-	refOnly bool // the tests' reference runner: no pooling kernel either
 }
 
 // qplan holds the constants derived from one QOp.
@@ -82,12 +80,12 @@ func packInt8(q *QNet, release bool) *Int8Weights {
 		}
 		cin := q.Tensors[op.In[0]].Shape.C
 		if release {
-			if pc, ok := packInPlace(op.Weights, scratch, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
+			if pc, ok := packInPlace(op.Weights, scratch, op.Bias, op.KH, op.KW, cin, len(op.Bias), q.ActTop()); ok {
 				w.conv[i], op.Weights, q.Ops[i].Weights = pc, nil, nil
 				continue
 			}
 		}
-		if pc, ok := PackConvInt8(op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias)); ok {
+		if pc, ok := packConv(nil, op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias), q.ActTop()); ok {
 			w.conv[i] = pc
 			op.Weights = nil
 			if release {
@@ -209,11 +207,7 @@ func (e *Int8) RunTrace(input []float32, trace func(op int, y []int32)) []float3
 	if n := q.Tensors[0].Shape.Size(); len(input) != n {
 		panic(fmt.Sprintf("infer: Int8.Run: input has %d values, want %d", len(input), n))
 	}
-	if e.wide != nil {
-		QuantizeInput(e.wide[0], input, q.InputAffine, q.Tensors[0].Q)
-	} else {
-		QuantizeInput(e.bufs[0], input, q.InputAffine, q.Tensors[0].Q)
-	}
+	e.quantizeInput(0, input)
 	return e.runOps(trace)
 }
 
@@ -240,11 +234,17 @@ func (e *Int8) LoadRGB(w, h int, rows RowSource) {
 	}
 	for r := range s {
 		preprocessRow(e.row, rows, w, h, s, r)
-		if e.wide != nil {
-			QuantizeInput(e.wide[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
-		} else {
-			QuantizeInput(e.bufs[0][r*s*3:][:s*3], e.row, q.InputAffine, q.Tensors[0].Q)
-		}
+		e.quantizeInput(r*s*3, e.row)
+	}
+}
+
+// quantizeInput quantizes x into the input tensor from value off on.
+func (e *Int8) quantizeInput(off int, x []float32) {
+	q := e.q
+	if e.wide != nil {
+		QuantizeInput(e.wide[0][off:][:len(x)], x, q.InputAffine, q.Tensors[0].Q)
+	} else {
+		QuantizeInput(e.bufs[0][off:][:len(x)], x, q.InputAffine, q.Tensors[0].Q)
 	}
 }
 
@@ -253,80 +253,19 @@ func (e *Int8) RunLoaded() []float32 { return e.runOps(nil) }
 
 // runOps runs every op on the quantized input in e.bufs[0] (e.wide[0]).
 func (e *Int8) runOps(trace func(op int, y []int32)) []float32 {
-	q := e.q
-	for i := range q.Ops {
-		out := q.Ops[i].Out
+	for i := range e.q.Ops {
 		if e.wide != nil {
-			if !runFast(e, e.wide, i) {
-				runOp(e, e.wide, i)
-			}
-		} else if !runFast(e, e.bufs, i) {
-			runOp(e, e.bufs, i)
-		}
-		if trace == nil {
-			continue
-		}
-		if e.wide != nil {
-			e.traceOut(trace, i, e.wide[out])
+			runOp(e, e.wide, i, trace)
 		} else {
-			e.traceOut(trace, i, e.bufs[out])
+			runOp(e, e.bufs, i, trace)
 		}
 	}
 	return e.probs
 }
 
-func traceCopy[T Activ](dst []int32, y []T) []int32 {
-	dst = dst[:len(y)]
-	for k, v := range y {
-		dst[k] = int32(v)
-	}
-	return dst
-}
-
-func (e *Int8) traceOut(trace func(int, []int32), i int, y any) {
-	if e.q.Ops[i].Kind == QDense && e.q.Ops[i].Act == ActSoftmax {
-		return
-	}
-	if e.trace == nil {
-		n := 0
-		for _, t := range e.q.Tensors {
-			n = max(n, t.Shape.Size())
-		}
-		e.trace = make([]int32, n)
-	}
-	switch y := y.(type) {
-	case []uint8:
-		trace(i, traceCopy(e.trace, y))
-	case []uint16:
-		trace(i, traceCopy(e.trace, y))
-	}
-}
-
-// runFast runs op i on bufs with a fast kernel, if it has one.
-func runFast[T Activ](e *Int8, bufs [][]T, i int) bool {
-	q := e.q
-	op := &q.Ops[i]
-	p := &e.plans[i]
-	y, ys := bufs[op.Out], q.Tensors[op.Out].Shape
-	x, xt := bufs[op.In[0]], q.Tensors[op.In[0]]
-	switch {
-	case op.Kind == QConv && p.conv != nil:
-		ConvInt8(y, ys, x, xt.Shape, xt.Q.Zero, p.conv, op.SH, op.SW, op.Pad, p.rq, e.conv)
-		return true
-	case op.Kind == QDepthwise && p.dw:
-		DepthwiseInt8(y, ys, x, xt.Shape, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
-		return true
-	}
-	if (op.Kind == QMaxPool || op.Kind == QAvgPool) && !e.refOnly {
-		PoolInt8(y, ys, x, xt.Shape, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
-		return true
-	}
-	return false
-}
-
-// runOp runs op i on bufs (e.bufs or e.wide) with the reference kernels,
-// which read and write either width.
-func runOp[T Activ](e *Int8, bufs [][]T, i int) {
+// runOp runs op i on bufs (e.bufs or e.wide): the kernels read and write
+// either width.
+func runOp[T Activ](e *Int8, bufs [][]T, i int, trace func(op int, y []int32)) {
 	q := e.q
 	op := &q.Ops[i]
 	p := &e.plans[i]
@@ -335,9 +274,17 @@ func runOp[T Activ](e *Int8, bufs [][]T, i int) {
 	xs := xt.Shape
 	switch op.Kind {
 	case QConv:
-		Conv2DInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+		if p.conv != nil {
+			ConvInt8(y, ys, x, xs, xt.Q.Zero, p.conv, op.SH, op.SW, op.Pad, p.rq, e.conv)
+		} else {
+			Conv2DInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+		}
 	case QDepthwise:
-		DepthwiseInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+		if p.dw {
+			DepthwiseInt8(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc, e.pair)
+		} else {
+			DepthwiseInt8Ref(y, ys, x, xs, xt.Q.Zero, op.Weights, op.Bias, op.KH, op.KW, op.SH, op.SW, op.Pad, p.rq, e.acc)
+		}
 	case QDense:
 		DenseInt8Ref(p.dense, x[:xs.Size()], xt.Q.Zero, op.Weights, op.Bias)
 		if op.Act == ActSoftmax {
@@ -350,8 +297,22 @@ func runOp[T Activ](e *Int8, bufs [][]T, i int) {
 	case QConcat:
 		ConcatInt8Ref(y, ys.H*ys.W, p.catX.([][]T), p.catC, p.cat, p.catZ)
 	case QMaxPool, QAvgPool:
-		PoolInt8Ref(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool)
+		PoolInt8(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
 	default:
 		panic(fmt.Sprintf("infer: op %q: unknown kind %v", op.Name, op.Kind))
+	}
+	if trace != nil {
+		if e.trace == nil {
+			n := 0
+			for _, t := range q.Tensors {
+				n = max(n, t.Shape.Size())
+			}
+			e.trace = make([]int32, n)
+		}
+		v := e.trace[:len(y)]
+		for k, yk := range y {
+			v[k] = int32(yk)
+		}
+		trace(i, v)
 	}
 }

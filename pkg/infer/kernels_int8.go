@@ -42,6 +42,36 @@ func (m Multiplier) Apply(x int64) int64 {
 	return (x*m.M + 1<<((m.S-1)&63)) >> (m.S & 63)
 }
 
+// accumulatorFits reports whether |bias[c]| + top·Σ|w[.., c]| < 2^31 for
+// every output channel c (channel = index % len(bias), as in the conv,
+// depthwise and dense layouts): then no input whose values less their zero
+// point lie in [−top, top] takes an int32 accumulator (a SWAR lane in
+// particular) out of int32. Otherwise it returns the first channel that
+// could. |w| ≤ 128 bounds every channel at once; only past that are the
+// channels summed.
+func accumulatorFits(w []int8, bias []int32, top int32) (int, bool) {
+	cout := len(bias)
+	maxBias := int64(0)
+	for _, b := range bias {
+		maxBias = max(maxBias, int64(b), -int64(b))
+	}
+	if cout == 0 || maxBias+int64(top)*128*int64(len(w)/cout) < 1<<31 {
+		return 0, true
+	}
+	sum := make([]int64, cout)
+	for i, v := range w {
+		a := int64(v) // -v overflows int8 for v = -128
+		sum[i%cout] += max(a, -a)
+	}
+	for c, s := range sum {
+		b := int64(bias[c])
+		if max(b, -b)+int64(top)*s >= 1<<31 {
+			return c, false
+		}
+	}
+	return 0, true
+}
+
 // Activ is the storage of an activation tensor: uint8 in an 8-bit QNet,
 // uint16 holding [0, 4095] in a 12-bit one (QNet.ActBits).
 type Activ interface{ uint8 | uint16 }

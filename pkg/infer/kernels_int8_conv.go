@@ -28,46 +28,24 @@ type PackedConv struct {
 // pixel's window together and gathers it once, not once per cell.
 const convFlatCin = 8
 
-// convLaneMax bounds |bias| + 255·Σ|w| for one output channel, so that no
-// accumulator (a SWAR lane in particular) leaves int32.
-const convLaneMax = 1<<31 - 1
-
-// PackConvInt8 packs w (KH, KW, Cin, Cout) and bias (Cout) for ConvInt8. It
-// returns ok = false if some channel's accumulator could leave int32, in
-// which case only Conv2DInt8Ref gives the defined (wrapped) result.
+// PackConvInt8 packs w (KH, KW, Cin, Cout) and bias (Cout) for ConvInt8 on
+// 8-bit inputs. It returns ok = false if some channel's accumulator could
+// leave int32 (accumulatorFits), in which case only Conv2DInt8Ref gives the
+// defined (wrapped) result.
 func PackConvInt8(w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv, ok bool) {
-	return packConv(nil, w, bias, kh, kw, cin, cout)
+	return packConv(nil, w, bias, kh, kw, cin, cout, 255)
 }
 
-// packConv is PackConvInt8 writing the packed weights into dst if dst is
-// exactly their length (see packedConvLen), else into new memory.
-func packConv(dst []convWeight, w []int8, bias []int32, kh, kw, cin, cout int) (p *PackedConv, ok bool) {
+// packConv is PackConvInt8 for inputs in [0, top], writing the packed
+// weights into dst if dst is exactly their length (see packedConvLen),
+// else into new memory.
+func packConv(dst []convWeight, w []int8, bias []int32, kh, kw, cin, cout int, top int32) (p *PackedConv, ok bool) {
 	k := kh * kw * cin
 	if len(w) != k*cout || len(bias) != cout {
 		panic("infer: PackConvInt8: bad shapes")
 	}
-	// |w| ≤ 128 bounds every channel at once; only past that is each
-	// channel's sum needed (row by row, so that w is read in order).
-	maxBias := int64(0)
-	for _, b := range bias {
-		maxBias = max(maxBias, int64(b), -int64(b))
-	}
-	if maxBias+255*128*int64(k) > convLaneMax {
-		bound := make([]int64, cout)
-		for co, b := range bias {
-			bound[co] = max(int64(b), -int64(b))
-		}
-		for i := range k {
-			for co, v := range w[i*cout:][:cout] {
-				a := int64(v) // -v overflows int8 for v = -128
-				bound[co] += 255 * max(a, -a)
-			}
-		}
-		for _, b := range bound {
-			if b > convLaneMax {
-				return nil, false
-			}
-		}
+	if _, fits := accumulatorFits(w, bias, top); !fits {
+		return nil, false
 	}
 	nb := (cout + convChans - 1) / convChans
 	p = &PackedConv{KH: kh, KW: kw, Cin: cin, Cout: cout, bias: make([]int32, nb*convChans), flat: cin < convFlatCin && kh*kw > 1}
@@ -101,7 +79,7 @@ func zeroed[T any](p []T, n int) []T {
 // the same size (Cout a multiple of 16, Cin even). w is then destroyed;
 // scratch (at least len(w) long) holds the raw weights meanwhile. It
 // returns false, having changed nothing, where the layout does not fit.
-func packInPlace(w []int8, scratch []int8, bias []int32, kh, kw, cin, cout int) (*PackedConv, bool) {
+func packInPlace(w []int8, scratch []int8, bias []int32, kh, kw, cin, cout int, top int32) (*PackedConv, bool) {
 	cells, rows := packCells(kh, kw, cin)
 	n := packedConvLen(cells, rows, cout)
 	size := int(unsafe.Sizeof(convWeight(0)))
@@ -111,7 +89,7 @@ func packInPlace(w []int8, scratch []int8, bias []int32, kh, kw, cin, cout int) 
 	raw := scratch[:len(w)]
 	copy(raw, w)
 	dst := unsafe.Slice((*convWeight)(unsafe.Pointer(unsafe.SliceData(w))), n)
-	return packConv(dst, raw, bias, kh, kw, cin, cout) // on !ok, nothing was written
+	return packConv(dst, raw, bias, kh, kw, cin, cout, top) // on !ok, nothing was written
 }
 
 // requantBlock writes output channels cb·convChans… (a block) of pixels
@@ -216,10 +194,8 @@ func scratchAs[X Activ](s []uint16, n int) []X {
 	return unsafe.Slice((*X)(unsafe.Pointer(unsafe.SliceData(s))), n)
 }
 
-// ConvInt8 is Conv2DInt8Ref with packed weights: the same bits. For 12-bit
-// activations (X or Y uint16) the caller guarantees what QNet.Validate
-// checks: no channel's accumulator can leave int32, which the SWAR lanes
-// need.
+// ConvInt8 is Conv2DInt8Ref with packed weights: the same bits, for inputs
+// in the range pw was packed for (packConv's top).
 //
 //	x (H, W, Cin) uint8|uint16 (zero point zx) * pw -> y (OH, OW, Cout) uint8|uint16 via rq
 func ConvInt8[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, pw *PackedConv, sh, sw int, pad Pad, rq *Requant, s *ConvScratch) {

@@ -71,8 +71,8 @@ func (c *convInt8Case) ref16() []uint16 {
 }
 
 func (c *convInt8Case) fast16() []uint16 {
-	pw, ok := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
-	if _, fits := accumulatorFits(c.w, c.bias, 4095); !ok || !fits {
+	pw, ok := packConv(nil, c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C, 4095)
+	if !ok {
 		panic("accumulator bound exceeded")
 	}
 	y := make([]uint16, c.ys.Size())
@@ -228,7 +228,7 @@ func TestPackInPlace(t *testing.T) {
 		own := make([]int8, len(w)) // no spare capacity, as veilfile's buffers
 		copy(own, w)
 		scratch := make([]int8, len(w)+3)
-		got, ok := packInPlace(own, scratch, bias, kh, kw, cin, cout)
+		got, ok := packInPlace(own, scratch, bias, kh, kw, cin, cout, 255)
 		if !ok {
 			if !slices.Equal(own, w) {
 				t.Fatalf("%v: not packed in place, but the weights changed", s)

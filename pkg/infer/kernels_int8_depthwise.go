@@ -60,24 +60,11 @@ func DepthwiseInt8[X, Y Activ](y []Y, ys Shape, x []X, xs Shape, zx int32, w []i
 	}
 }
 
-// DepthwiseInt8Fits reports whether DepthwiseInt8 is exact for these
-// weights on 8-bit inputs: DepthwiseFits(w, bias, 255).
-func DepthwiseInt8Fits(w []int8, bias []int32) bool { return DepthwiseFits(w, bias, 255) }
-
 // DepthwiseFits reports whether DepthwiseInt8 is exact for these weights on
-// inputs in [0, top]: |bias| + top·Σ|w| fits in int32 for every channel.
+// inputs in [0, top] (accumulatorFits).
 func DepthwiseFits(w []int8, bias []int32, top int32) bool {
-	c := len(bias)
-	for i, b := range bias {
-		bound := max(int64(b), -int64(b))
-		for t := i; t < len(w); t += c {
-			bound += int64(top) * int64(max(w[t], -w[t]))
-		}
-		if bound > convLaneMax {
-			return false
-		}
-	}
-	return true
+	_, ok := accumulatorFits(w, bias, top)
+	return ok
 }
 
 // interiorRange returns the output positions [lo, hi) along one axis whose

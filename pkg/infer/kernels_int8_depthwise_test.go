@@ -13,7 +13,7 @@ func checkDepthwiseInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int,
 	checkDepthwise12(t, r, h, w, c, kh, kw, sh, sw, pad, zeros)
 	want := make([]uint8, cc.ys.Size())
 	DepthwiseInt8Ref(want, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
-	if !DepthwiseInt8Fits(cc.w, cc.bias) {
+	if !DepthwiseFits(cc.w, cc.bias, 255) {
 		t.Fatal("accumulator bound exceeded")
 	}
 	got := make([]uint8, cc.ys.Size())
@@ -73,12 +73,12 @@ func TestDepthwiseInt8Wide(t *testing.T) {
 	}
 }
 
-func TestDepthwiseInt8Fits(t *testing.T) {
+func TestDepthwiseFits(t *testing.T) {
 	w := []int8{127, -127} // 1×2 window, one channel
-	if !DepthwiseInt8Fits(w, []int32{1<<31 - 1 - 2*255*127}) {
+	if !DepthwiseFits(w, []int32{1<<31 - 1 - 2*255*127}, 255) {
 		t.Fatal("bound at the limit refused")
 	}
-	if DepthwiseInt8Fits(w, []int32{-(1<<31 - 2*255*127)}) {
+	if DepthwiseFits(w, []int32{-(1<<31 - 2*255*127)}, 255) {
 		t.Fatal("bound past the limit accepted")
 	}
 }

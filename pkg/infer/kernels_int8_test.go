@@ -3,6 +3,7 @@ package infer
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -361,7 +362,7 @@ func TestRequantApplyRowTypical(t *testing.T) {
 // accumulators around where 4096 levels saturate.
 func TestRequantWideTypical(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10))
-	vector := 0
+	vector, built := 0, false
 	for trial := range 200 {
 		cout := 16 * (1 + r.IntN(4))
 		if r.IntN(4) == 0 {
@@ -373,6 +374,9 @@ func TestRequantWideTypical(t *testing.T) {
 			w[c] = float32(math.Ldexp(1+r.Float64(), e-r.IntN(4)))
 		}
 		q := NewRequantTop(1, w, QParams{Scale: 1, Zero: int32(r.IntN(4096))}, Activation(r.IntN(3)), 4095)
+		if v := reflect.ValueOf(q.wvec); v.Kind() == reflect.Slice && v.Len() > 0 {
+			built = true // this build (and CPU) has the vector path
+		}
 		const np = 2
 		acc := make([]int32, np*cout)
 		for i := range acc {
@@ -402,6 +406,9 @@ func TestRequantWideTypical(t *testing.T) {
 		}
 	}
 	t.Logf("the vector path took %d channels", vector)
+	if built && vector == 0 {
+		t.Fatal("the build has a vector path for 12-bit outputs, but it took no channel")
+	}
 }
 
 // TestQuantizeInputAffine checks QuantizeInput with affine steps against the

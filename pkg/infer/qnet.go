@@ -345,25 +345,6 @@ func checkWindow(op *QOp, xs, ys Shape) error {
 	return nil
 }
 
-// accumulatorFits reports whether |bias[c]| + top·Σ|w[.., c]| < 2^31 for
-// every output channel c (channel = index % len(bias)): then no input whose
-// values minus their zero point lie in [−top, top] overflows an int32
-// accumulator. Otherwise it returns the first channel that could.
-func accumulatorFits(w []int8, bias []int32, top int32) (int, bool) {
-	cout := len(bias)
-	sum := make([]int64, cout)
-	for i, v := range w {
-		sum[i%cout] += int64(max(v, -v))
-	}
-	for c, s := range sum {
-		b := int64(bias[c])
-		if max(b, -b)+int64(top)*s >= 1<<31 {
-			return c, false
-		}
-	}
-	return 0, true
-}
-
 func validMultiplier(m float64) bool {
 	return m >= math.Ldexp(1, -2*maxMultiplierLog) && m <= math.Ldexp(1, maxMultiplierLog)
 }

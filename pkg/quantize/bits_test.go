@@ -36,16 +36,25 @@ var wideRange = 1.0
 // max ≤ 0.024 between the two).
 
 func simulate(q *infer.QNet, input []float32, wide func(t int) bool, float func(op int) (w, b []float32)) []float32 {
+	return simulateOn(q, input, func(t int) (scale, zero, top float64) {
+		p := q.Tensors[t].Q
+		scale, zero, top = float64(p.Scale), float64(p.Zero), float64(q.ActTop())
+		if wide(t) {
+			scale, zero, top = scale*wideRange/wideSteps, zero*wideSteps/wideRange, top*wideSteps
+		}
+		return scale, zero, top
+	}, float)
+}
+
+// simulateOn is simulate with each tensor t rounded to the grid grid(t):
+// real = scale·(q − zero), q in [0, top].
+func simulateOn(q *infer.QNet, input []float32, grid func(t int) (scale, zero, top float64), float func(op int) (w, b []float32)) []float32 {
 	bufs := make([][]float32, len(q.Tensors))
 	for t, tq := range q.Tensors {
 		bufs[t] = make([]float32, tq.Shape.Size())
 	}
 	round := func(t int) {
-		p := q.Tensors[t].Q
-		scale, zero, top := float64(p.Scale), float64(p.Zero), float64(q.ActTop())
-		if wide(t) {
-			scale, zero, top = scale*wideRange/wideSteps, zero*wideSteps/wideRange, top*wideSteps
-		}
+		scale, zero, top := grid(t)
 		for i, v := range bufs[t] {
 			r := math.RoundToEven(float64(v)/scale) + zero
 			if !noClip {

@@ -533,7 +533,7 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 		m.Version = 2
 		switch md["veil.activation_bits"] {
 		case "8":
-			q.ActBits = 8
+			q.ActBits = 0 // 0 means 8, as read from version 1
 		case "12":
 			q.ActBits = 12
 		default:
