@@ -43,8 +43,16 @@ QUANT_SRC := $(shell find pkg/infer pkg/quantize pkg/veilfile pkg/calibset pkg/l
 # auto` picks (quantize both ways, keep the one closer to float on the
 # calibration images; measured 2026-11-26/27), which would double the build
 # time: with 12 bits it is off (it would move the weights off the grid
-# they came on).
+# they came on). With ACT_BITS=12, MobileNetV2Mid mixes widths: 8 bits for
+# its large ReLU6 tensors, 12 for the rest (-act-bits mixed; faster and
+# leaner, as faithful: pkg/quantize/doc.go); MobileNetV2 needs 12 throughout.
 ACT_BITS ?= 12
+BITS_12_mobilenet_v2 := 12
+BITS_12_mobilenet_v2_mid := mixed
+BITS_12_inception_v3 := 12
+BITS_8_mobilenet_v2 := 8
+BITS_8_mobilenet_v2_mid := 8
+BITS_8_inception_v3 := 8
 EQUALIZE_8_mobilenet_v2 := on
 EQUALIZE_8_mobilenet_v2_mid := off
 EQUALIZE_8_inception_v3 := on
@@ -52,7 +60,7 @@ EQUALIZE_12_mobilenet_v2 := off
 EQUALIZE_12_mobilenet_v2_mid := off
 EQUALIZE_12_inception_v3 := off
 models/%.veil: $(TFJS_DIR)/.ok $(QUANT_SRC)
-	$(GO) run ./tools/quantize -q -model $* -act-bits $(ACT_BITS) -equalize $(EQUALIZE_$(ACT_BITS)_$*) -o $@.tmp > build/quantize-$*.txt
+	$(GO) run ./tools/quantize -q -model $* -act-bits $(BITS_$(ACT_BITS)_$*) -equalize $(EQUALIZE_$(ACT_BITS)_$*) -o $@.tmp > build/quantize-$*.txt
 	mv $@.tmp $@
 
 $(NSFWJS_DIR)/package.ok: scripts/fetch-nsfwjs.sh

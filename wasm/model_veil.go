@@ -39,8 +39,11 @@ func veilModel(q *infer.QNet, meta *veilfile.Meta) *modelFile {
 		adapters[i] = object("path", a.Path, "sha256", a.SHA256, "weight", a.Weight)
 	}
 	format := "veil v" + strconv.Itoa(meta.Version) + " int8"
-	if q.ActBits == 12 {
+	switch q.ActBits() {
+	case 12:
 		format += ", 12-bit activations"
+	case 0:
+		format += ", 8/12-bit activations"
 	}
 	return &modelFile{
 		classifier: infer.NewInt8ClassifierOwning(q),

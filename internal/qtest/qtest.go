@@ -69,13 +69,18 @@ func Input(seed uint64, s int) []float32 {
 // TinyQNet quantizes TinyNet(seed, s) on a few Input images.
 func TinyQNet(seed uint64, s int) *infer.QNet { return TinyQNetBits(seed, s, 8) }
 
-// TinyQNetBits is TinyQNet with activations of bits (8 or 12).
+// TinyQNetBits is TinyQNet with activations of bits: 8, 12, or 0 for a
+// mix of the two (quantize.Options.Mixed; as infer.QNet.ActBits says).
 func TinyQNetBits(seed uint64, s, bits int) *infer.QNet {
 	var calib [][]float32
 	for i := range 4 {
 		calib = append(calib, Input(seed+uint64(i), s))
 	}
-	q, _, err := quantize.Quantize(TinyNet(seed, s), calib, quantize.Options{Workers: 1, SQNRImages: -1, ActBits: bits})
+	o := quantize.Options{Workers: 1, SQNRImages: -1, ActBits: bits}
+	if bits == 0 {
+		o.ActBits, o.Mixed = 12, true
+	}
+	q, _, err := quantize.Quantize(TinyNet(seed, s), calib, o)
 	if err != nil {
 		panic("qtest: " + err.Error())
 	}

@@ -11,8 +11,8 @@ import (
 // An Int8 is not safe for concurrent use; make one per goroutine.
 type Int8 struct {
 	q     *QNet
-	bufs  [][]uint8  // bufs[t] is tensor t's storage (shared when lifetimes do not overlap)
-	wide  [][]uint16 // the same for a 12-bit QNet (bufs is then nil)
+	bufs  [][]uint8  // bufs[t] is 8-bit tensor t's storage (shared when lifetimes do not overlap)
+	wide  [][]uint16 // the same for 12-bit tensors (QParams.Wide), from an arena of their own
 	plans []qplan    // per op
 	acc   []int32    // accumulator scratch, 2·max channels
 	conv  *ConvScratch
@@ -31,7 +31,8 @@ type qplan struct {
 	add   *AddRescale // add
 	cat   []*Requant  // concat: per input, nil if copied
 	catZ  []int32     // concat: input zero points
-	catX  any         // concat: input buffers, [][]uint8 or [][]uint16
+	cat8  [][]uint8   // concat: input buffers (8-bit)
+	cat16 [][]uint16  // concat: input buffers (12-bit)
 	catC  []int       // concat: input channels
 	dense []int32     // dense accumulators
 }
@@ -79,13 +80,14 @@ func packInt8(q *QNet, release bool) *Int8Weights {
 			continue
 		}
 		cin := q.Tensors[op.In[0]].Shape.C
+		top := q.Tensors[op.In[0]].Q.Top()
 		if release {
-			if pc, ok := packInPlace(op.Weights, scratch, op.Bias, op.KH, op.KW, cin, len(op.Bias), q.ActTop()); ok {
+			if pc, ok := packInPlace(op.Weights, scratch, op.Bias, op.KH, op.KW, cin, len(op.Bias), top); ok {
 				w.conv[i], op.Weights, q.Ops[i].Weights = pc, nil, nil
 				continue
 			}
 		}
-		if pc, ok := packConv(nil, op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias), q.ActTop()); ok {
+		if pc, ok := packConv(nil, op.Weights, op.Bias, op.KH, op.KW, cin, len(op.Bias), top); ok {
 			w.conv[i] = pc
 			op.Weights = nil
 			if release {
@@ -115,10 +117,15 @@ func NewInt8(q *QNet) *Int8 { return NewInt8Packed(PackInt8(q)) }
 // NewInt8Packed plans a runner's buffers for weights packed by PackInt8.
 func NewInt8Packed(w *Int8Weights) *Int8 {
 	q := &w.q
-	sizes := make([]int, len(q.Tensors))
+	// Two arenas, one per width; a tensor takes no room in the other's.
+	sizes8, sizes16 := make([]int, len(q.Tensors)), make([]int, len(q.Tensors))
 	maxC := 0
 	for t, tq := range q.Tensors {
-		sizes[t] = tq.Shape.Size()
+		if tq.Q.Wide {
+			sizes16[t] = tq.Shape.Size()
+		} else {
+			sizes8[t] = tq.Shape.Size()
+		}
 		maxC = max(maxC, tq.Shape.C)
 	}
 	e := &Int8{q: q, plans: make([]qplan, len(q.Ops))}
@@ -127,11 +134,8 @@ func NewInt8Packed(w *Int8Weights) *Int8 {
 		op := &q.Ops[i]
 		return op.In, op.Out, op.Kind != QDense || op.Act != ActSoftmax
 	}
-	if q.ActBits == 12 {
-		e.wide = planBuffers[uint16](sizes, len(q.Ops), uses)
-	} else {
-		e.bufs = planBuffers[uint8](sizes, len(q.Ops), uses)
-	}
+	e.bufs = planBuffers[uint8](sizes8, len(q.Ops), uses)
+	e.wide = planBuffers[uint16](sizes16, len(q.Ops), uses)
 	e.acc = make([]int32, 2*maxC)
 	e.pair = make([]int64, maxC)
 	maxK := 0
@@ -155,13 +159,13 @@ func (e *Int8) plan(i int) {
 	op := &q.Ops[i]
 	p := &e.plans[i]
 	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
-	top := q.ActTop()
+	top := yq.Top()
 	switch op.Kind {
 	case QConv:
 		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
 	case QDepthwise:
 		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
-		p.dw = DepthwiseFits(op.Weights, op.Bias, top)
+		p.dw = DepthwiseFits(op.Weights, op.Bias, xq.Top())
 	case QDense:
 		p.dense = make([]int32, len(op.Bias))
 		if op.Act != ActSoftmax {
@@ -170,8 +174,6 @@ func (e *Int8) plan(i int) {
 	case QAdd:
 		p.add = NewAddRescaleTop(xq, q.Tensors[op.In[1]].Q, yq, op.Act, top)
 	case QConcat:
-		var x8 [][]uint8
-		var x16 [][]uint16
 		for _, t := range op.In {
 			tq := q.Tensors[t].Q
 			var r *Requant
@@ -181,15 +183,8 @@ func (e *Int8) plan(i int) {
 			p.cat = append(p.cat, r)
 			p.catZ = append(p.catZ, tq.Zero)
 			p.catC = append(p.catC, q.Tensors[t].Shape.C)
-			if e.wide != nil {
-				x16 = append(x16, e.wide[t])
-			} else {
-				x8 = append(x8, e.bufs[t])
-			}
-		}
-		p.catX = x8
-		if e.wide != nil {
-			p.catX = x16
+			p.cat8 = append(p.cat8, e.bufs[t]) // Validate: all of yq's width
+			p.cat16 = append(p.cat16, e.wide[t])
 		}
 	}
 }
@@ -241,7 +236,7 @@ func (e *Int8) LoadRGB(w, h int, rows RowSource) {
 // quantizeInput quantizes x into the input tensor from value off on.
 func (e *Int8) quantizeInput(off int, x []float32) {
 	q := e.q
-	if e.wide != nil {
+	if q.Tensors[0].Q.Wide {
 		QuantizeInput(e.wide[0][off:][:len(x)], x, q.InputAffine, q.Tensors[0].Q)
 	} else {
 		QuantizeInput(e.bufs[0][off:][:len(x)], x, q.InputAffine, q.Tensors[0].Q)
@@ -253,24 +248,33 @@ func (e *Int8) RunLoaded() []float32 { return e.runOps(nil) }
 
 // runOps runs every op on the quantized input in e.bufs[0] (e.wide[0]).
 func (e *Int8) runOps(trace func(op int, y []int32)) []float32 {
-	for i := range e.q.Ops {
-		if e.wide != nil {
-			runOp(e, e.wide, i, trace)
-		} else {
-			runOp(e, e.bufs, i, trace)
+	q := e.q
+	for i := range q.Ops {
+		op := &q.Ops[i]
+		xw, yw := q.Tensors[op.In[0]].Q.Wide, q.Tensors[op.Out].Q.Wide
+		switch {
+		case !xw && !yw:
+			runOp(e, e.bufs, e.bufs, i, trace)
+		case xw && yw:
+			runOp(e, e.wide, e.wide, i, trace)
+		case xw:
+			runOp(e, e.wide, e.bufs, i, trace)
+		default:
+			runOp(e, e.bufs, e.wide, i, trace)
 		}
 	}
 	return e.probs
 }
 
-// runOp runs op i on bufs (e.bufs or e.wide): the kernels read and write
-// either width.
-func runOp[T Activ](e *Int8, bufs [][]T, i int, trace func(op int, y []int32)) {
+// runOp runs op i, reading X and writing Y tensors (8-bit: e.bufs; 12-bit:
+// e.wide). Convs, depthwise convs and dense layers may change width;
+// Validate keeps adds, concats and pools to one.
+func runOp[X, Y Activ](e *Int8, xbufs [][]X, ybufs [][]Y, i int, trace func(op int, y []int32)) {
 	q := e.q
 	op := &q.Ops[i]
 	p := &e.plans[i]
-	y, ys := bufs[op.Out], q.Tensors[op.Out].Shape
-	x, xt := bufs[op.In[0]], q.Tensors[op.In[0]]
+	y, ys := ybufs[op.Out], q.Tensors[op.Out].Shape
+	x, xt := xbufs[op.In[0]], q.Tensors[op.In[0]]
 	xs := xt.Shape
 	switch op.Kind {
 	case QConv:
@@ -293,11 +297,15 @@ func runOp[T Activ](e *Int8, bufs [][]T, i int, trace func(op int, y []int32)) {
 		}
 		RequantRef(y, p.dense, p.rq)
 	case QAdd:
-		AddInt8Ref(y, x, bufs[op.In[1]], p.add)
+		AddInt8Ref(y, sameWidth[Y](x), ybufs[op.In[1]], p.add)
 	case QConcat:
-		ConcatInt8Ref(y, ys.H*ys.W, p.catX.([][]T), p.catC, p.cat, p.catZ)
+		if q.Tensors[op.Out].Q.Wide {
+			ConcatInt8Ref(sameWidth[uint16](y), ys.H*ys.W, p.cat16, p.catC, p.cat, p.catZ)
+		} else {
+			ConcatInt8Ref(sameWidth[uint8](y), ys.H*ys.W, p.cat8, p.catC, p.cat, p.catZ)
+		}
 	case QMaxPool, QAvgPool:
-		PoolInt8(y, ys, x, xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
+		PoolInt8(y, ys, sameWidth[Y](x), xs, op.KH, op.KW, op.SH, op.SW, op.Pad, op.Kind == QMaxPool, e.acc)
 	default:
 		panic(fmt.Sprintf("infer: op %q: unknown kind %v", op.Name, op.Kind))
 	}
@@ -315,4 +323,14 @@ func runOp[T Activ](e *Int8, bufs [][]T, i int, trace func(op int, y []int32)) {
 		}
 		trace(i, v)
 	}
+}
+
+// sameWidth returns x as []T for an op Validate keeps to one width (X is
+// then T): Go's generics cannot say so.
+func sameWidth[T Activ, X Activ](x []X) []T {
+	t, ok := any(x).([]T)
+	if !ok {
+		panic("infer: an add, concat or pool mixes 8- and 12-bit tensors")
+	}
+	return t
 }

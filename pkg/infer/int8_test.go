@@ -42,16 +42,17 @@ func outputHash(probs ...[]float32) string {
 const (
 	tinyOutputHash        = "9fdc86a2bd84dab5d31ca8b689dbd030e6cdf8c2261d6ccd5888d3787d300541"
 	tiny12OutputHash      = "03b970f1d902ca79adb9e514a4fcc5867ffe08e231e261070a6350d8d3ee903d"
+	tinyMixedOutputHash   = "814ec7e22075de3a4e7de25e0602adc0a3678f9dd7fdbd740d549d942ea092d9"
 	mobilenetV2OutputHash = "8209986bad953be9489cc2f56ba6c340d4e337f1798cc2f7dae7a20298df6230"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/tiny.veil and tiny12.veil")
+var update = flag.Bool("update", false, "rewrite testdata/tiny*.veil")
 
 // tinyFixtures are what the quantizer makes of qtest.TinyNet(1, 12) with
-// 8- and 12-bit activations.
-var tinyFixtures = map[int]string{8: "testdata/tiny.veil", 12: "testdata/tiny12.veil"}
+// 8- and 12-bit activations and with a mix (key 0, as QNet.ActBits says).
+var tinyFixtures = map[int]string{8: "testdata/tiny.veil", 12: "testdata/tiny12.veil", 0: "testdata/tiny_mixed.veil"}
 
-// TestTinyFixture checks that testdata/tiny.veil and tiny12.veil hold what
+// TestTinyFixture checks that testdata/tiny*.veil hold what
 // the quantizer makes of qtest.TinyNet(1, 12); -update rewrites them. The
 // determinism tests read the files, so they exercise only the executor. It
 // compares what the files hold, not their bytes: Go 1.27's compress/flate
@@ -96,14 +97,14 @@ func readTiny(t *testing.T, bits int) *infer.QNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.ActTop() != map[int]int32{8: 255, 12: 4095}[bits] {
-		t.Fatalf("%s: activations of %d bits", tinyFixtures[bits], q.ActBits)
+	if q.ActBits() != bits {
+		t.Fatalf("%s: activations of %d bits", tinyFixtures[bits], q.ActBits())
 	}
 	return q
 }
 
 func TestInt8DeterministicTiny(t *testing.T) {
-	for bits, want := range map[int]string{8: tinyOutputHash, 12: tiny12OutputHash} {
+	for bits, want := range map[int]string{8: tinyOutputHash, 12: tiny12OutputHash, 0: tinyMixedOutputHash} {
 		e := infer.NewInt8(readTiny(t, bits))
 		var outs [][]float32
 		for i := range 8 {
@@ -115,10 +116,10 @@ func TestInt8DeterministicTiny(t *testing.T) {
 	}
 }
 
-// TestInt8FastMatchesRef runs the tiny nets, 8- and 12-bit, with the fast
-// kernels and with the reference kernels only: the same bits.
+// TestInt8FastMatchesRef runs the tiny nets, 8-bit, 12-bit and mixed, with
+// the fast kernels and with the reference kernels only: the same bits.
 func TestInt8FastMatchesRef(t *testing.T) {
-	for _, bits := range []int{8, 12} {
+	for _, bits := range []int{8, 12, 0} {
 		q := readTiny(t, bits)
 		fast, ref := infer.NewInt8(q), infer.NewInt8Ref(q)
 		for i := range 8 {
@@ -161,7 +162,7 @@ func TestInt8DeterministicMobileNetV2(t *testing.T) {
 }
 
 func TestInt8RunAllocatesNothing(t *testing.T) {
-	for _, bits := range []int{8, 12} {
+	for _, bits := range []int{8, 12, 0} { // 0: mixed
 		e := infer.NewInt8(qtest.TinyQNetBits(2, 12, bits))
 		x := qtest.Input(3, 12)
 		e.Run(x)
@@ -461,19 +462,27 @@ func TestClassifierPrepareRGB(t *testing.T) {
 	}
 }
 
-// TestValidateActBits checks what Validate accepts of a 12-bit QNet: only
-// 8 or 12 bits, zero points up to the top value, and no channel whose
+// TestValidateActBits checks what Validate accepts of a 12-bit QNet: adds,
+// concats and pools of one width, zero points up to the top value, and no channel whose
 // int32 accumulator could overflow on 12-bit inputs.
 func TestValidateActBits(t *testing.T) {
 	q := qtest.TinyQNetBits(3, 8, 12)
 	if err := q.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bits := range []int{1, 7, 16} {
+	// An add, a concat and a pool read and write one width.
+	for i, op := range q.Ops {
+		if op.Kind != infer.QAdd && op.Kind != infer.QConcat && op.Kind != infer.QMaxPool && op.Kind != infer.QAvgPool {
+			continue
+		}
 		c := *q
-		c.ActBits = bits
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "activations of") {
-			t.Errorf("%d-bit activations: %v", bits, err)
+		c.Tensors = slices.Clone(q.Tensors)
+		x := &c.Tensors[op.In[len(op.In)-1]].Q
+		x.Wide, x.Zero = false, min(x.Zero, 255)
+		// The first op to see the two widths says so (a pool: its
+		// quantization differs).
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "width") && !strings.Contains(err.Error(), fmt.Sprintf("op %d", i)) {
+			t.Errorf("%v with one 8-bit input among 12-bit tensors: %v", op.Kind, err)
 		}
 	}
 	c := *q

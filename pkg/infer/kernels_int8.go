@@ -72,8 +72,8 @@ func accumulatorFits(w []int8, bias []int32, top int32) (int, bool) {
 	return 0, true
 }
 
-// Activ is the storage of an activation tensor: uint8 in an 8-bit QNet,
-// uint16 holding [0, 4095] in a 12-bit one (QNet.ActBits).
+// Activ is the storage of an activation tensor: uint8 for 8 bits, uint16
+// holding [0, 4095] for 12 (QParams.Wide).
 type Activ interface{ uint8 | uint16 }
 
 // activTop is the largest value a tensor stored as T holds.

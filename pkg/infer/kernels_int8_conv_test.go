@@ -16,10 +16,12 @@ type convInt8Case struct {
 	kh, kw, sh, sw int
 	pad            Pad
 	zx             int32
+	zx8            int32 // x's zero point (zx is x16's if wide)
 	x              []uint8
 	x16            []uint16 // 12-bit activations instead of x (wide)
 	wide           bool
 	w              []int8
+	ws             []float32 // weight scales
 	bias           []int32
 	rq             *Requant
 }
@@ -33,9 +35,9 @@ func newConvInt8Case(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad,
 func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zeros float64, wide bool) *convInt8Case {
 	c := &convInt8Case{xs: Shape{h, w, cin}, kh: kh, kw: kw, sh: sh, sw: sw, pad: pad, wide: wide}
 	c.ys = Shape{convOutSize(h, kh, sh, pad.Top, pad.Bottom), convOutSize(w, kw, sw, pad.Left, pad.Right), cout}
-	xp := QParams{0.05, int32(r.IntN(256))}
-	yp := QParams{0.2, int32(r.IntN(256))}
-	c.zx = xp.Zero
+	xp := QParams{Scale: 0.05, Zero: int32(r.IntN(256))}
+	yp := QParams{Scale: 0.2, Zero: int32(r.IntN(256))}
+	c.zx, c.zx8 = xp.Zero, xp.Zero
 	c.x, _ = randQ(r, c.xs.Size(), xp)
 	for i := range c.x {
 		if r.Float64() < zeros {
@@ -44,6 +46,7 @@ func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zer
 	}
 	var ws []float32
 	c.w, ws, _ = randW(r, kh*kw*cin*cout, cout)
+	c.ws = ws
 	c.bias = make([]int32, cout)
 	for i := range c.bias {
 		c.bias[i] = int32(r.IntN(200001) - 100000)
@@ -59,7 +62,7 @@ func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zer
 				c.x16[i] = uint16(c.zx)
 			}
 		}
-		c.rq = NewRequantTop(xp.Scale/16, ws, QParams{yp.Scale / 16, yp.Zero}, Activation(r.IntN(3)), 4095)
+		c.rq = NewRequantTop(xp.Scale/16, ws, QParams{Scale: yp.Scale / 16, Zero: yp.Zero}, Activation(r.IntN(3)), 4095)
 	}
 	return c
 }

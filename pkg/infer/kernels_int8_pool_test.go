@@ -10,7 +10,7 @@ func checkPoolInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad 
 	t.Helper()
 	xs := Shape{h, w, c}
 	ys := Shape{convOutSize(h, kh, sh, pad.Top, pad.Bottom), convOutSize(w, kw, sw, pad.Left, pad.Right), c}
-	x, _ := randQ(r, xs.Size(), QParams{0.1, 0})
+	x, _ := randQ(r, xs.Size(), QParams{Scale: 0.1, Zero: 0})
 	want := make([]uint8, ys.Size())
 	PoolInt8Ref(want, ys, x, xs, kh, kw, sh, sw, pad, isMax)
 	got := make([]uint8, ys.Size())

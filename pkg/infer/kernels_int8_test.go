@@ -82,8 +82,8 @@ func TestConv2DInt8RefMatchesFloat(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			xs := Shape{c.h, c.w, c.cin}
 			ys := windowShape(c)
-			xp := QParams{0.05, int32(r.IntN(256))}
-			yp := QParams{0.2, int32(r.IntN(256))}
+			xp := QParams{Scale: 0.05, Zero: int32(r.IntN(256))}
+			yp := QParams{Scale: 0.2, Zero: int32(r.IntN(256))}
 			if c.act != ActLinear {
 				yp.Zero = 0
 			}
@@ -112,8 +112,8 @@ func TestDepthwiseInt8RefMatchesFloat(t *testing.T) {
 			c.cout = c.cin
 			xs := Shape{c.h, c.w, c.cin}
 			ys := windowShape(c)
-			xp := QParams{0.05, int32(r.IntN(256))}
-			yp := QParams{0.3, int32(r.IntN(256))}
+			xp := QParams{Scale: 0.05, Zero: int32(r.IntN(256))}
+			yp := QParams{Scale: 0.3, Zero: int32(r.IntN(256))}
 			if c.act != ActLinear {
 				yp.Zero = 0
 			}
@@ -139,7 +139,7 @@ func TestDenseInt8RefMatchesFloat(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, n := range [][2]int{{1, 1}, {3, 7}, {17, 5}, {33, 31}, {1280, 5}} {
 		in, out := n[0], n[1]
-		xp, yp := QParams{0.02, 7}, QParams{0.1, 100}
+		xp, yp := QParams{Scale: 0.02, Zero: 7}, QParams{Scale: 0.1, Zero: 100}
 		xq, xf := randQ(r, in, xp)
 		wq, ws, wf := randW(r, in*out, out)
 		bias := make([]int32, out)
@@ -171,7 +171,7 @@ func TestDenseInt8RefMatchesFloat(t *testing.T) {
 func TestAddInt8RefMatchesFloat(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, act := range []Activation{ActLinear, ActReLU, ActReLU6} {
-		ap, bp, yp := QParams{0.03, 120}, QParams{0.07, 3}, QParams{0.05, 90}
+		ap, bp, yp := QParams{Scale: 0.03, Zero: 120}, QParams{Scale: 0.07, Zero: 3}, QParams{Scale: 0.05, Zero: 90}
 		if act != ActLinear {
 			yp.Zero = 0
 		}
@@ -187,8 +187,8 @@ func TestAddInt8RefMatchesFloat(t *testing.T) {
 
 func TestConcatInt8Ref(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	yp := QParams{0.05, 10}
-	ps := []QParams{yp, {0.02, 0}, {0.1, 200}}
+	yp := QParams{Scale: 0.05, Zero: 10}
+	ps := []QParams{yp, {Scale: 0.02, Zero: 0}, {Scale: 0.1, Zero: 200}}
 	cs := []int{3, 1, 5}
 	pixels := 7
 	var xs [][]uint8
@@ -218,7 +218,7 @@ func TestPoolInt8Ref(t *testing.T) {
 		for _, isMax := range []bool{true, false} {
 			c.cout = c.cin
 			xs, ys := Shape{c.h, c.w, c.cin}, windowShape(c)
-			p := QParams{0.1, int32(r.IntN(256))}
+			p := QParams{Scale: 0.1, Zero: int32(r.IntN(256))}
 			xq, xf := randQ(r, xs.Size(), p)
 			got := make([]uint8, ys.Size())
 			PoolInt8Ref(got, ys, xq, xs, c.kh, c.kw, c.sh, c.sw, c.pad, isMax)

@@ -8,12 +8,26 @@ import (
 )
 
 // QParams are the quantization parameters of an activation tensor: the
-// real value of a stored q is Scale·(q − Zero), q in [0, 255] (or
-// [0, 4095] in a 12-bit QNet, see QNet.ActBits). Zero is an integer so
-// that real 0 (zero padding, ReLU's floor) is exact.
+// real value of a stored q is Scale·(q − Zero), q in [0, Top()]. Zero is
+// an integer so that real 0 (zero padding, ReLU's floor) is exact.
+//
+// A tensor is 8-bit (uint8 in [0, 255]) or, if Wide, 12-bit (uint16 in
+// [0, 4095]): 16 times finer steps for the same range, which nsfwjs's
+// MobileNetV2 needs to keep its answers (pkg/quantize/doc.go). Weights are
+// int8 either way. 12 bits rather than 16: a 12-bit value less its zero
+// point fits an int16 lane, so the SIMD kernels multiply as for 8 bits.
 type QParams struct {
 	Scale float32 // > 0
-	Zero  int32   // [0, top]
+	Zero  int32   // [0, Top()]
+	Wide  bool    // 12-bit
+}
+
+// Top is the largest stored value: 255, or 4095 if p.Wide.
+func (p QParams) Top() int32 {
+	if p.Wide {
+		return 4095
+	}
+	return 255
 }
 
 // Real returns the real value of q.
@@ -102,23 +116,24 @@ type QNet struct {
 	Tensors     []QTensor // by id
 	Ops         []QOp
 	Output      int
-
-	// ActBits is the activations' width: 8 (0 means 8), or 12, stored as
-	// uint16 in [0, 4095]: 16 times finer steps for the same range, which
-	// nsfwjs's MobileNetV2 needs to keep its answers (pkg/quantize/doc.go).
-	// Weights are int8 either way; with 12-bit inputs an int32 accumulator
-	// could overflow in a large layer, so Validate checks every channel's
-	// bound.
-	ActBits int
 }
 
-// ActTop is the largest stored activation value: 255, or 4095 when
-// ActBits is 12.
-func (q *QNet) ActTop() int32 {
-	if q.ActBits == 12 {
-		return 4095
+// ActBits returns the width of q's activations: 8 or 12 when every tensor
+// has that width (QParams.Wide), 0 when they mix.
+func (q *QNet) ActBits() int {
+	wide := 0
+	for _, t := range q.Tensors {
+		if t.Q.Wide {
+			wide++
+		}
 	}
-	return 255
+	switch wide {
+	case 0:
+		return 8
+	case len(q.Tensors):
+		return 12
+	}
+	return 0
 }
 
 // Limits on what Validate accepts, so that a QNet read from an untrusted
@@ -145,9 +160,6 @@ func (q *QNet) Validate() error {
 }
 
 func (q *QNet) validate() error {
-	if q.ActBits != 0 && q.ActBits != 8 && q.ActBits != 12 {
-		return fmt.Errorf("activations of %d bits (want 8 or 12)", q.ActBits)
-	}
 	if q.InputSize < 1 || q.InputSize > MaxQInputSize {
 		return fmt.Errorf("input size %d is outside [1, %d]", q.InputSize, MaxQInputSize)
 	}
@@ -179,7 +191,7 @@ func (q *QNet) validate() error {
 		if total > MaxQTotalElems {
 			return fmt.Errorf("tensors hold more than %d elements", MaxQTotalElems)
 		}
-		if !validScale(t.Q.Scale) || t.Q.Zero < 0 || t.Q.Zero > q.ActTop() {
+		if !validScale(t.Q.Scale) || t.Q.Zero < 0 || t.Q.Zero > t.Q.Top() {
 			return fmt.Errorf("tensor %d: quantization scale %g zero %d is invalid", i, t.Q.Scale, t.Q.Zero)
 		}
 	}
@@ -279,8 +291,8 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 		if k := slices.Index(op.Weights, -128); k >= 0 {
 			return fmt.Errorf("weight %d is -128, outside the symmetric range [-127, 127]", k)
 		}
-		if q.ActBits == 12 {
-			if c, ok := accumulatorFits(op.Weights, op.Bias, q.ActTop()); !ok {
+		if xq.Wide {
+			if c, ok := accumulatorFits(op.Weights, op.Bias, xq.Top()); !ok {
 				return fmt.Errorf("channel %d could overflow its int32 accumulator on 12-bit inputs", c)
 			}
 		}
@@ -296,6 +308,9 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 		if q.Tensors[op.In[1]].Shape != xs || ys != xs {
 			return fmt.Errorf("adds %v and %v into %v", xs, q.Tensors[op.In[1]].Shape, ys)
 		}
+		if q.Tensors[op.In[1]].Q.Wide != yq.Wide || xq.Wide != yq.Wide {
+			return errors.New("inputs and output differ in width (8 or 12 bits)")
+		}
 		for _, t := range op.In {
 			if !validMultiplier(float64(q.Tensors[t].Q.Scale) / float64(yq.Scale)) {
 				return fmt.Errorf("input %d rescale is out of range", t)
@@ -309,6 +324,9 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 				return fmt.Errorf("input %d shape %v does not match output %v", t, s, ys)
 			}
 			c += s.C
+			if q.Tensors[t].Q.Wide != yq.Wide {
+				return fmt.Errorf("input %d differs in width (8 or 12 bits) from the output", t)
+			}
 			if !validMultiplier(float64(q.Tensors[t].Q.Scale) / float64(yq.Scale)) {
 				return fmt.Errorf("input %d rescale is out of range", t)
 			}

@@ -38,7 +38,7 @@ var wideRange = 1.0
 func simulate(q *infer.QNet, input []float32, wide func(t int) bool, float func(op int) (w, b []float32)) []float32 {
 	return simulateOn(q, input, func(t int) (scale, zero, top float64) {
 		p := q.Tensors[t].Q
-		scale, zero, top = float64(p.Scale), float64(p.Zero), float64(q.ActTop())
+		scale, zero, top = float64(p.Scale), float64(p.Zero), float64(p.Top())
 		if wide(t) {
 			scale, zero, top = scale*wideRange/wideSteps, zero*wideSteps/wideRange, top*wideSteps
 		}
@@ -132,7 +132,7 @@ func TestActivationBits(t *testing.T) {
 	for _, name := range []string{"mobilenet_v2", "mobilenet_v2_mid", "inception_v3"} {
 		t.Run(name, func(t *testing.T) {
 			q, _, g := modelAndGolden(t, name)
-			if q.ActBits == 12 {
+			if q.ActBits() != 8 {
 				t.Skip("an experiment on the 8-bit models: make models ACT_BITS=8, or VEIL_MODEL_DIR")
 			}
 			engine := infer.NewInt8(q)
@@ -197,7 +197,7 @@ func TestWeightBits(t *testing.T) {
 	for _, name := range []string{"mobilenet_v2", "mobilenet_v2_mid", "inception_v3"} {
 		t.Run(name, func(t *testing.T) {
 			q, _, g := modelAndGolden(t, name)
-			if q.ActBits == 12 {
+			if q.ActBits() != 8 {
 				t.Skip("an experiment on the 8-bit models: make models ACT_BITS=8, or VEIL_MODEL_DIR")
 			}
 			tm, err := tfjs.Load("../../models/tfjs/" + name)

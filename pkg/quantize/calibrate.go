@@ -117,7 +117,7 @@ func (o *Observer) Range(m Method, percentile float64) (lo, hi float64) {
 
 // quantError is Σ (x − dequant(quant(x)))² for the range [lo, hi].
 func quantError(v []float32, lo, hi float64) float64 {
-	p := paramsFor(lo, hi)
+	p := params(lo, hi, false)
 	s, z := float64(p.Scale), float64(p.Zero)
 	var e float64
 	for _, x := range v {

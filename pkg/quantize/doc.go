@@ -110,12 +110,22 @@
 // files are no larger (int8 weights either way; on their grid they
 // compress better: 2.29 / 3.74 / 16.5 MB against 2.47 / 4.05 / 18.1);
 // activations take twice the memory, and the kernels are slower, about
-// 1.4x in wasm for MobileNetV2 (README). Not every tensor needs the 12
-// bits (TestMixedBits, simulated): for Mid, 12 bits on the input and the
-// linear bottleneck and add outputs and 8 on the expanded ReLU6 tensors
-// would keep 100% / 0.0024 / 0.025 with the 8-bit kernels' speed and
-// memory for the largest tensors; MobileNetV2 needs them everywhere
-// (0.107 with that mix). The engine does not mix widths yet.
+// 1.4x in wasm for MobileNetV2 (README).
+//
+// # Mixed widths (Options.Mixed; what make models builds for Mid)
+//
+// Not every tensor needs the 12 bits. TestMixedBits (simulated) found
+// that for Mid, 12 bits on the input and the linear bottleneck and add
+// outputs and 8 on the expanded ReLU6 tensors keep 100% / 0.0024 / 0.025,
+// while MobileNetV2 needs them everywhere (0.107 with that mix). Mixed
+// gives 8 bits, over the calibrated range (not widened), to the outputs
+// of ReLU and ReLU6 layers, except where an add, a concat or a pool ties
+// a tensor to a 12-bit one (mixedWidths); convs then read one width and
+// write the other. Through the engine, on all 50 images, Mid mixed gives
+// 100% / 0.0023 / 0.0307 (12-bit throughout: 0.0006 / 0.0112), and runs
+// its depthwise convs on the 8-bit kernels: 47 ms against 58–61 in wasm
+// (README), with its activations in 3.2 MB (two arenas, one per width)
+// where 12 bits throughout need at least 4.5 MB live at once.
 //
 // # Where the rest of the 8-bit error is (measured 2026-11-27)
 //

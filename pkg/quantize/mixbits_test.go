@@ -2,8 +2,10 @@ package quantize_test
 
 import (
 	"math"
+	"strings"
 	"testing"
 
+	"github.com/veil-ml/veil/internal/qtest"
 	"github.com/veil-ml/veil/internal/testimages"
 	"github.com/veil-ml/veil/pkg/infer"
 	"github.com/veil-ml/veil/pkg/quantize"
@@ -48,7 +50,7 @@ func TestMixedBits(t *testing.T) {
 	}
 	for _, name := range []string{"mobilenet_v2_mid", "mobilenet_v2"} {
 		q, _, g := modelAndGolden(t, name)
-		if q.ActBits != 12 {
+		if q.ActBits() != 12 {
 			t.Skip("an experiment on the 12-bit models (make models)")
 		}
 		inputs, want := conformanceInputs(q, g, func(i int, spec testimages.Spec) bool { return !spec.Large })
@@ -85,5 +87,34 @@ func TestMixedBits(t *testing.T) {
 			top1, mean, maxd := quantize.Agreement(got, want)
 			t.Logf("%s %-16s top-1 %5.1f%% mean %.4f max %.4f", name, v.n, 100*top1, mean, maxd)
 		}
+	}
+}
+
+// TestMixedWidths checks which tensors Options.Mixed gives 12 bits, on the
+// tiny net: the input and the linear outputs; ReLU outputs get 8 unless an
+// add, concat or pool ties them to a 12-bit tensor (relu1 feeds the add
+// onto the linear pw, and branch the concat with the add's maxpool).
+func TestMixedWidths(t *testing.T) {
+	q := qtest.TinyQNetBits(1, 12, 0)
+	want := map[string]bool{"conv1": true, "dw": false, "pw": true, "add": true, "maxpool": true, "branch": true, "concat": true, "avgpool": true, "fc1": false}
+	if !q.Tensors[0].Q.Wide {
+		t.Error("the input is 8-bit")
+	}
+	for _, op := range q.Ops {
+		w, ok := want[op.Name]
+		if !ok {
+			continue
+		}
+		delete(want, op.Name)
+		if got := q.Tensors[op.Out].Q; got.Wide != w || got.Zero > got.Top() {
+			t.Errorf("%s writes %+v, want Wide %v", op.Name, got, w)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("ops not found: %v", want)
+	}
+	calib := [][]float32{qtest.Input(1, 12)}
+	if _, _, err := quantize.Quantize(qtest.TinyNet(1, 12), calib, quantize.Options{ActBits: 8, Mixed: true}); err == nil || !strings.Contains(err.Error(), "need ActBits 12") {
+		t.Errorf("Mixed with 8 bits: %v", err)
 	}
 }

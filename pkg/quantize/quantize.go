@@ -23,12 +23,18 @@ type Options struct {
 	Equalize        bool    // cross-layer equalization first (see equalize.go)
 	SQNRImages      int     // images used for per-layer output SQNR; 0 means 4, negative none
 	// ActBits is the activations' width, 12 (0 means DefaultActBits) or 8
-	// (see infer.QNet.ActBits and doc.go): 12-bit activations get ranges
+	// (see infer.QParams.Wide and doc.go): 12-bit activations get ranges
 	// widened by WideRange, and the weights keep the grid they came on.
 	ActBits int
 	// WideRange widens the calibrated ranges of 12-bit activations; 0
 	// means DefaultWideRange.
 	WideRange float64
+	// Mixed, with ActBits 12, gives 8 bits to the outputs of ReLU and
+	// ReLU6 layers (and the pools and concats of them), over their
+	// calibrated ranges, and keeps 12 bits for the input and the linear
+	// outputs: MobileNetV2Mid's bottlenecks and adds, small tensors, keep
+	// 12 bits, its large expanded tensors take 8 (doc.go).
+	Mixed bool
 	// Progress, if set, is called as work completes (from one goroutine at a time).
 	Progress func(stage string, done, total int)
 }
@@ -73,6 +79,9 @@ func Quantize(net *infer.Net, calib [][]float32, opts Options) (*infer.QNet, *Re
 	opts.defaults()
 	if opts.ActBits != 8 && opts.ActBits != 12 {
 		return nil, nil, fmt.Errorf("quantize: %s: activations of %d bits (want 8 or 12)", net.Name, opts.ActBits)
+	}
+	if opts.Mixed && opts.ActBits != 12 {
+		return nil, nil, fmt.Errorf("quantize: %s: mixed activation widths need ActBits 12", net.Name)
 	}
 	if len(calib) == 0 {
 		return nil, nil, fmt.Errorf("quantize: %s: no calibration images", net.Name)
@@ -210,11 +219,8 @@ func (b *builder) build() (*infer.QNet, error) {
 		in = op.Out
 		b.first++
 	}
-	if b.opts.ActBits == 12 {
-		q.ActBits = 12 // 8 stays 0, as a file of version 1 reads
-	}
-	top := q.ActTop()
-	b.qp[in] = inputParams(min(lo, 0), max(hi, 0), top)
+	wide := b.opts.ActBits == 12
+	b.qp[in] = inputParams(min(lo, 0), max(hi, 0), wide)
 	b.qid[in] = 0
 	q.Tensors = append(q.Tensors, infer.QTensor{Shape: n.Shapes[in], Q: b.qp[in]})
 	ops := n.Ops[b.first:]
@@ -226,6 +232,10 @@ func (b *builder) build() (*infer.QNet, error) {
 		}
 		producer[ops[i].Out] = &ops[i]
 	}
+	var wideOut map[int]bool
+	if b.opts.Mixed {
+		wideOut = mixedWidths(ops, in)
+	}
 	// Activation parameters.
 	for i := range ops {
 		op := &ops[i]
@@ -235,16 +245,20 @@ func (b *builder) build() (*infer.QNet, error) {
 		case op.Kind == infer.OpMaxPool || op.Kind == infer.OpAvgPool:
 			b.qp[op.Out] = b.qp[op.In[0]]
 		case op.Act == infer.ActSoftmax:
-			b.qp[op.Out] = infer.QParams{Scale: 1, Zero: 0}
+			b.qp[op.Out] = infer.QParams{Scale: 1, Zero: 0, Wide: wide} // unused: the probabilities are float
 		default:
 			lo, hi := b.obs[op.Out].Range(b.opts.Method, b.opts.Percentile)
-			if top > 255 {
+			w := wide
+			if b.opts.Mixed {
+				w = wideOut[op.Out]
+			}
+			if w {
 				lo, hi = lo*b.opts.WideRange, hi*b.opts.WideRange
 				if op.Act == infer.ActReLU6 {
 					hi = min(hi, 6) // the most ReLU6 gives
 				}
 			}
-			b.qp[op.Out] = paramsTop(lo, hi, top)
+			b.qp[op.Out] = params(lo, hi, w)
 		}
 		// Concat inputs written only for the concat share its parameters, so
 		// the concat is a copy (TFLite does the same).
@@ -280,7 +294,7 @@ func (b *builder) build() (*infer.QNet, error) {
 			qo.Kind = map[infer.OpKind]infer.QOpKind{infer.OpConv2D: infer.QConv, infer.OpDepthwise: infer.QDepthwise, infer.OpDense: infer.QDense}[op.Kind]
 			cout := n.Shapes[op.Out].C
 			var sq float64
-			qo.Weights, qo.WScale, qo.Bias, sq = QuantizeLayer(op.Weights, op.Bias, cout, b.qp[op.In[0]].Scale, top > 255)
+			qo.Weights, qo.WScale, qo.Bias, sq = QuantizeLayer(op.Weights, op.Bias, cout, b.qp[op.In[0]].Scale, wide)
 			if b.stats != nil && b.stats[b.first+i] != nil {
 				w, err := gptqLayer(op, cout, qo.WScale, b.stats[b.first+i])
 				if err != nil {
@@ -312,15 +326,55 @@ func (b *builder) build() (*infer.QNet, error) {
 	return q, nil
 }
 
+// mixedWidths says which tensors Options.Mixed gives 12 bits: all but the
+// outputs of ReLU and ReLU6 layers, except that the tensors an add, a
+// concat or a pool joins must share one width (the kernels read and write
+// one), 12 if any of them has it. in is the input tensor.
+func mixedWidths(ops []infer.Op, in int) map[int]bool {
+	// Union-find over the tensors the joining ops tie together.
+	parent := map[int]int{}
+	var root func(t int) int
+	root = func(t int) int {
+		if p, ok := parent[t]; ok && p != t {
+			parent[t] = root(p)
+			return parent[t]
+		}
+		return t
+	}
+	wide := map[int]bool{in: true}
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case infer.OpAdd, infer.OpConcat, infer.OpMaxPool, infer.OpAvgPool:
+			for _, t := range op.In {
+				parent[root(t)] = root(op.Out)
+			}
+		default:
+			wide[op.Out] = op.Act != infer.ActReLU && op.Act != infer.ActReLU6
+		}
+	}
+	classWide := map[int]bool{}
+	for t, w := range wide {
+		if w {
+			classWide[root(t)] = true
+		}
+	}
+	out := map[int]bool{in: true}
+	for i := range ops {
+		out[ops[i].Out] = classWide[root(ops[i].Out)]
+	}
+	return out
+}
+
 // inputParams quantizes the (known) input range [lo, hi] on top steps
-// (255 or 4095), or on top−1 when top would put real 0 between two codes
+// (255, or 4095 if wide), or on top−1 when top would put real 0 between two codes
 // (e.g. [−1, 1]), so that the input is not shifted by half a step.
-func inputParams(lo, hi float64, top int32) infer.QParams {
-	p := paramsTop(lo, hi, top)
+func inputParams(lo, hi float64, wide bool) infer.QParams {
+	p := params(lo, hi, wide)
 	z := -lo / float64(p.Scale)
 	if math.Abs(z-math.Round(z)) > 1e-3 {
-		s := (hi - lo) / float64(top-1)
-		p = infer.QParams{Scale: float32(s), Zero: int32(math.Round(-lo / s))}
+		s := (hi - lo) / float64(p.Top()-1)
+		p = infer.QParams{Scale: float32(s), Zero: int32(math.Round(-lo / s)), Wide: wide}
 	}
 	return p
 }

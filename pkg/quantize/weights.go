@@ -119,15 +119,14 @@ func QuantizeBias(b []float32, inScale float32, wScale []float32) []int32 {
 	return q
 }
 
-// paramsFor returns 8-bit asymmetric parameters covering [lo, hi] (lo ≤ 0 ≤ hi).
-func paramsFor(lo, hi float64) infer.QParams { return paramsTop(lo, hi, 255) }
-
-// paramsTop returns asymmetric parameters covering [lo, hi] (lo ≤ 0 ≤ hi)
-// on the values [0, top].
-func paramsTop(lo, hi float64, top int32) infer.QParams {
-	s := (hi - lo) / float64(top)
-	z := math.Round(-lo / s)
-	return infer.QParams{Scale: float32(s), Zero: int32(min(max(z, 0), float64(top)))}
+// params returns asymmetric parameters covering [lo, hi] (lo ≤ 0 ≤ hi)
+// on 8 bits, or 12 if wide.
+func params(lo, hi float64, wide bool) infer.QParams {
+	p := infer.QParams{Wide: wide}
+	top := float64(p.Top())
+	s := (hi - lo) / top
+	p.Scale, p.Zero = float32(s), int32(min(max(math.Round(-lo/s), 0), top))
+	return p
 }
 
 func sqnrDB(sig, noise float64) float64 {

@@ -13,16 +13,18 @@
 //
 // The first 34 header bytes, `{"__metadata__":{"format":"veil",`, are the
 // magic; "format_version" follows at once. Version 1: 8-bit activations.
-// Version 2 adds veil.activation_bits, 8 or 12 (infer.QNet.ActBits; 12-bit
+// Version 2 adds veil.activation_bits, 8 or 12 (infer.QParams.Wide; 12-bit
 // activations are stored as uint16 in [0, 4095], with zero points up to
-// 4095); the tensors are the same. Encode writes version 1 for 8-bit
-// activations, so readers of version 1 still read those files.
+// 4095); the tensors are the same. Version 3 adds "mixed": each tensor's
+// width is in act.bits. Encode writes the oldest version that holds the
+// model (1 for 8 bits, 2 for 12, 3 for a mix), so older readers still read
+// what they can.
 //
 // # Metadata (__metadata__, string → string)
 //
 //	format              "veil"
-//	format_version      "1", or "2" with 12-bit activations
-//	veil.activation_bits version 2 only: "8" or "12"
+//	format_version      "1"; "2" with 12-bit activations; "3" with a mix
+//	veil.activation_bits from version 2: "8" or "12"; from version 3 also "mixed"
 //	veil.architecture   network name, e.g. "mobilenet_v2"
 //	veil.input_size     S, the square input side
 //	veil.preprocessing  how an image becomes the S×S×3 input (Preprocessing)
@@ -41,6 +43,7 @@
 //
 //	act.scale  F32 [T]   QParams.Scale
 //	act.zero   I32 [T]   QParams.Zero
+//	act.bits   U8  [T]   8 or 12 (QParams.Wide); only with "mixed"
 //
 // Per op i with weights (i as three or more digits, e.g. "ops.007"):
 //

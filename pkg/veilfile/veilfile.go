@@ -2,6 +2,7 @@ package veilfile
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
@@ -21,10 +22,10 @@ import (
 )
 
 // Version is the newest format version; Read accepts 1 to Version. Encode
-// writes version 1 for a QNet with 8-bit activations, so that readers that
-// know only version 1 still read it, and version 2 (which adds
-// veil.activation_bits) for 12-bit activations.
-const Version = 2
+// writes the oldest version that holds the QNet, so that older readers
+// still read what they can: version 1 for 8-bit activations, 2 (which adds
+// veil.activation_bits) for 12-bit ones, 3 (which adds act.bits) for a mix.
+const Version = 3
 
 // Magic is the fixed start of every .veil header, at byte offset 8.
 const Magic = `{"__metadata__":{"format":"veil",`
@@ -143,10 +144,13 @@ func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
 		g.InputAffine = append(g.InputAffine, [2]float32{a.Mul, a.Add})
 	}
 	nt := len(q.Tensors)
-	scale, zero := make([]float32, nt), make([]int32, nt)
+	scale, zero, bits := make([]float32, nt), make([]int32, nt), make([]byte, nt)
 	for i, t := range q.Tensors {
 		g.Tensors = append(g.Tensors, [3]int{t.Shape.H, t.Shape.W, t.Shape.C})
-		scale[i], zero[i] = t.Q.Scale, t.Q.Zero
+		scale[i], zero[i], bits[i] = t.Q.Scale, t.Q.Zero, 8
+		if t.Q.Wide {
+			bits[i] = 12
+		}
 	}
 	var tensors []safetensors.Tensor
 	add := func(name string, dt safetensors.DType, shape []int, data []byte) {
@@ -160,6 +164,9 @@ func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
 	}
 	add("act.scale", safetensors.F32, []int{nt}, f32Bytes(scale))
 	add("act.zero", safetensors.I32, []int{nt}, i32Bytes(zero))
+	if q.ActBits() == 0 {
+		add("act.bits", safetensors.U8, []int{nt}, bits)
+	}
 	for i := range q.Ops {
 		op := &q.Ops[i]
 		g.Ops = append(g.Ops, opJSON{Kind: op.Kind.String(), Name: op.Name, In: op.In, Out: op.Out,
@@ -207,9 +214,13 @@ func Encode(q *infer.QNet, m *Meta, o Options) ([]byte, error) {
 		"veil.graph":         string(graph),
 		checksumKey:          zeroSum,
 	}
-	if q.ActBits == 12 {
+	switch q.ActBits() {
+	case 12:
 		md["format_version"] = "2"
 		md["veil.activation_bits"] = "12"
+	case 0:
+		md["format_version"] = "3"
+		md["veil.activation_bits"] = "mixed"
 	}
 	data, err := safetensors.Encode(&safetensors.File{Metadata: md, Tensors: tensors})
 	if err != nil {
@@ -435,6 +446,9 @@ func (r *reader) finish(q *infer.QNet, m *Meta) (*infer.QNet, *Meta, error) {
 	for _, f := range r.afterInflate {
 		f()
 	}
+	if r.late != nil {
+		return nil, nil, r.late
+	}
 	if err := q.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("veilfile: %w", err)
 	}
@@ -461,7 +475,7 @@ func checkPrefix(data []byte) error {
 	if end < 0 {
 		return FormatError("format_version is not terminated")
 	}
-	if v := string(rest[:end]); v != "1" && v != "2" {
+	if v := string(rest[:end]); v != "1" && v != "2" && v != "3" {
 		return &VersionError{Version: v}
 	}
 	return nil
@@ -492,6 +506,7 @@ type reader struct {
 	stream       bool
 	fills        []fill
 	afterInflate []func() // conversions that read a fill's buffer
+	late         error    // the first error of an afterInflate conversion
 }
 
 // fill is one tensor to read or inflate into dst once decode is done.
@@ -527,18 +542,18 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 		return nil, nil, formatErr("veil.graph: %d tensors, %d ops, %d input affine steps", len(g.Tensors), len(g.Ops), len(g.InputAffine))
 	}
 	q := &infer.QNet{Name: m.Architecture, InputSize: m.InputSize, Classes: m.Classes, Output: g.Output}
-	// checkPrefix let only versions 1 and 2 through; 2 says its activations' width.
-	m.Version = 1
-	if md["format_version"] == "2" {
-		m.Version = 2
-		switch md["veil.activation_bits"] {
-		case "8":
-			q.ActBits = 0 // 0 means 8, as read from version 1
-		case "12":
-			q.ActBits = 12
-		default:
-			return nil, nil, formatErr("veil.activation_bits %q is invalid (want 8 or 12)", md["veil.activation_bits"])
-		}
+	// checkPrefix let only versions 1 to 3 through; 2 says its
+	// activations' width, 3 may say "mixed" and list each tensor's.
+	m.Version, _ = strconv.Atoi(md["format_version"])
+	if m.Version < 1 || m.Version > Version {
+		return nil, nil, &VersionError{Version: md["format_version"]}
+	}
+	bits := "8"
+	if m.Version >= 2 {
+		bits = md["veil.activation_bits"]
+	}
+	if bits != "8" && bits != "12" && (bits != "mixed" || m.Version < 3) {
+		return nil, nil, formatErr("veil.activation_bits %q is invalid (want 8 or 12, or mixed from version 3)", bits)
 	}
 	for _, a := range g.InputAffine {
 		q.InputAffine = append(q.InputAffine, infer.Affine{Mul: a[0], Add: a[1]})
@@ -563,9 +578,23 @@ func (r *reader) decode() (*infer.QNet, *Meta, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var widths []byte // per tensor, with "mixed"
+	if bits == "mixed" {
+		b, inflated, err := r.rawOwned("act.bits", safetensors.U8, []int{nt})
+		if err != nil {
+			return nil, nil, err
+		}
+		r.convert(inflated, func() { widths = b })
+	}
 	r.afterInflate = append(r.afterInflate, func() {
 		for i := range q.Tensors {
-			q.Tensors[i].Q = infer.QParams{Scale: scale[i], Zero: zero[i]}
+			q.Tensors[i].Q = infer.QParams{Scale: scale[i], Zero: zero[i], Wide: bits == "12"}
+			if widths != nil {
+				if w := widths[i]; w != 8 && w != 12 {
+					r.late = cmp.Or(r.late, formatErr("act.bits: tensor %d has %d bits (want 8 or 12)", i, w))
+				}
+				q.Tensors[i].Q.Wide = widths[i] == 12
+			}
 		}
 	})
 	for i, o := range g.Ops {

@@ -144,7 +144,7 @@ func TestReadWrongMagic(t *testing.T) {
 
 func TestReadWrongVersion(t *testing.T) {
 	data, _ := tinyFile(t, false)
-	for _, v := range []string{"3", "0", "10"} {
+	for _, v := range []string{"4", "0", "10"} {
 		c := bytes.Replace(bytes.Clone(data), []byte(`"format_version":"1"`), []byte(`"format_version":"`+v+`"`), 1)
 		_, _, err := readBoth(t, c)
 		var ve *VersionError
@@ -165,7 +165,8 @@ func TestReadChecksum(t *testing.T) {
 }
 
 // fuzzReadSeeds are FuzzRead's seeds: a compressed and a raw file, a
-// truncated one and nothing; FuzzReadRestamped takes the first two.
+// truncated one, nothing, a 12-bit and a mixed-width file;
+// FuzzReadRestamped takes the whole files.
 func fuzzReadSeeds(tb testing.TB) [][]byte {
 	data, _ := tinyFile(tb, false)
 	raw, _ := tinyFile(tb, true)
@@ -173,13 +174,17 @@ func fuzzReadSeeds(tb testing.TB) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return [][]byte{data, raw, data[:len(data)/2], {}, wide}
+	mixed, err := Encode(qtest.TinyQNetBits(1, 12, 0), &Meta{Source: "test"}, Options{}) // version 3
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [][]byte{data, raw, data[:len(data)/2], {}, wide, mixed}
 }
 
 func TestFuzzCorpus(t *testing.T) {
 	seeds := fuzzReadSeeds(t)
 	fuzzcorpus.Check(t, "FuzzRead", fuzzcorpus.Bytes(seeds))
-	fuzzcorpus.Check(t, "FuzzReadRestamped", fuzzcorpus.Bytes(append(seeds[:2:2], seeds[4])))
+	fuzzcorpus.Check(t, "FuzzReadRestamped", fuzzcorpus.Bytes(append(seeds[:2:2], seeds[4:]...)))
 }
 
 func FuzzRead(f *testing.F) {
@@ -222,7 +227,7 @@ func restamp(b []byte) []byte {
 
 func FuzzReadRestamped(f *testing.F) {
 	seeds := fuzzReadSeeds(f)
-	for _, s := range append(seeds[:2:2], seeds[4]) {
+	for _, s := range append(seeds[:2:2], seeds[4:]...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -468,13 +473,69 @@ func TestRoundTrip12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, q) || m.Version != 2 || got.ActBits != 12 {
-		t.Fatalf("QNet differs after a round trip (version %d, %d bits)", m.Version, got.ActBits)
+	if !reflect.DeepEqual(got, q) || m.Version != 2 || got.ActBits() != 12 {
+		t.Fatalf("QNet differs after a round trip (version %d, %d bits)", m.Version, got.ActBits())
 	}
 	for _, tc := range []struct{ from, to, want string }{
 		{`"format_version":"2"`, `"format_version":"1"`, "is invalid"}, // zero points past 255 in an 8-bit net
 		{`"veil.activation_bits":"12"`, `"veil.activation_bits":"16"`, `veil.activation_bits "16" is invalid`},
 		{`"veil.activation_bits":"12"`, `"veil.activation_bitz":"12"`, `veil.activation_bits "" is invalid`},
+	} {
+		c := restamp(bytes.Replace(bytes.Clone(data), []byte(tc.from), []byte(tc.to), 1))
+		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %s: error %v, want one containing %q", tc.from, tc.to, err, tc.want)
+		}
+	}
+}
+
+// TestRoundTripMixed checks a QNet whose activations mix 8 and 12 bits:
+// written as version 3 with each tensor's width in act.bits, read back as
+// written; a width other than 8 or 12, a missing act.bits and "mixed" in
+// a version-2 file are errors.
+func TestRoundTripMixed(t *testing.T) {
+	q := qtest.TinyQNetBits(1, 12, 0)
+	if q.ActBits() != 0 {
+		t.Fatalf("the mixed tiny net has %d-bit activations only", q.ActBits())
+	}
+	data, err := Encode(q, &Meta{Source: "test"}, Options{Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data[8:], []byte(Magic+`"format_version":"3"`)) {
+		t.Fatalf("header starts %q", data[8:8+len(Magic)+20])
+	}
+	got, m, err := readBoth(t, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, q) || m.Version != 3 {
+		t.Fatalf("QNet differs after a round trip (version %d)", m.Version)
+	}
+	f, err := safetensors.Parse(data, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := 8 + int(binary.LittleEndian.Uint64(data)) // where the data buffer starts
+	found := false
+	for _, ts := range f.Tensors {
+		if ts.Name != "act.bits" {
+			continue
+		}
+		found = true
+		for _, v := range []byte{0, 7, 16} {
+			c := bytes.Clone(data)
+			c[hl+ts.Offsets[0]+1] = v
+			if _, _, err := readBoth(t, restamp(c)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("tensor 1 has %d bits", v)) {
+				t.Errorf("act.bits[1] = %d: error %v", v, err)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no act.bits tensor")
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{`"format_version":"3"`, `"format_version":"2"`, `veil.activation_bits "mixed" is invalid`},
+		{`"act.bits"`, `"act.bitz"`, `tensor "act.bits" is missing`},
 	} {
 		c := restamp(bytes.Replace(bytes.Clone(data), []byte(tc.from), []byte(tc.to), 1))
 		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), tc.want) {

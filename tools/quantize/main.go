@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		method  = fs.String("method", quantize.DefaultMethod.String(), "activation calibration `METHOD`: minmax, percentile or mse")
 		round   = fs.String("rounding", "gptq", "weight `ROUNDING`: gptq (error-compensating, see pkg/quantize) or nearest")
 		equal   = fs.String("equalize", "auto", "cross-layer equalization `MODE`: on, off, or auto (quantize both ways, keep the one closer to float on the calibration images)")
-		bits    = fs.Int("act-bits", quantize.DefaultActBits, "activation `BITS`: 12, or 8 (int8 weights either way; 12 keeps nsfwjs's answers much closer, 8 is faster, see pkg/quantize)")
+		bits    = fs.String("act-bits", strconv.Itoa(quantize.DefaultActBits), "activation `BITS`: 12, 8, or mixed (int8 weights either way; 12 keeps nsfwjs's answers much closer, 8 is faster; mixed gives 8 bits to ReLU outputs and 12 to the rest, see pkg/quantize)")
 		wrange  = fs.Float64("act-range", quantize.DefaultWideRange, "with -act-bits 12, widen the calibrated activation ranges by `FACTOR` (≥ 1)")
 		nimg    = fs.Int("n", calibset.DefaultCount, "number of built-in calibration images, or the maximum taken from -calib")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
@@ -114,8 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "quantize: -act-range %g: want a factor in [1, 64]\n", *wrange)
 		return 2
 	}
-	if *bits != 8 && *bits != 12 {
-		fmt.Fprintf(stderr, "quantize: -act-bits %d: want 8 or 12\n", *bits)
+	if *bits != "8" && *bits != "12" && *bits != "mixed" {
+		fmt.Fprintf(stderr, "quantize: -act-bits %q: want 8, 12 or mixed\n", *bits)
 		return 2
 	}
 	if err := quantizeModel(*model, adapter, *calib, *out, m, *round == "nearest", *equal, *bits, *wrange, *nimg, *asJSON, *raw, *quiet, stdout, stderr); err != nil {
@@ -125,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func quantizeModel(model string, adapters []string, calibDir, out string, method quantize.Method, nearest bool, equalize string, actBits int, wideRange float64, nimg int, asJSON, raw, quiet bool, stdout, stderr io.Writer) error {
+func quantizeModel(model string, adapters []string, calibDir, out string, method quantize.Method, nearest bool, equalize string, actBits string, wideRange float64, nimg int, asJSON, raw, quiet bool, stdout, stderr io.Writer) error {
 	rounding := "GPTQ"
 	if nearest {
 		rounding = "nearest-rounded"
@@ -178,12 +178,15 @@ func quantizeModel(model string, adapters []string, calibDir, out string, method
 	meta.Calibration = calibDesc
 	progress("quantizing %s (%d ops) with %s", name, len(net.Ops), calibDesc)
 	last := ""
-	opts := quantize.Options{Method: method, Nearest: nearest, ActBits: actBits, WideRange: wideRange, Progress: func(stage string, done, total int) {
+	opts := quantize.Options{Method: method, Nearest: nearest, ActBits: 12, Mixed: actBits == "mixed", WideRange: wideRange, Progress: func(stage string, done, total int) {
 		if s := fmt.Sprintf("%s %d/%d", stage, done, total); s != last && !quiet {
 			last = s
 			progress("%s", s)
 		}
 	}}
+	if actBits == "8" {
+		opts.ActBits = 8
+	}
 	// Equalization helps some models and hurts others (see
 	// pkg/quantize/equalize.go); auto measures both on the calibration
 	// images, never on test images.
@@ -200,7 +203,7 @@ func quantizeModel(model string, adapters []string, calibDir, out string, method
 			q, rep = qi, ri
 		}
 	}
-	meta.Calibration += fmt.Sprintf(", equalization %s, %d-bit activations", map[bool]string{true: "on", false: "off"}[rep.Equalized], actBits)
+	meta.Calibration += fmt.Sprintf(", equalization %s, %s-bit activations", map[bool]string{true: "on", false: "off"}[rep.Equalized], map[string]string{"8": "8", "12": "12", "mixed": "8/12"}[actBits])
 	data, err := veilfile.Encode(q, meta, veilfile.Options{Raw: raw})
 	if err != nil {
 		return err
