@@ -25,7 +25,7 @@
 // per tensor (QParams.Wide; the kernels are generic over the two, Activ,
 // and a conv may read one width and write the other). PackInt8 checks it
 // and packs its conv weights once for the fast kernels, NewInt8Packed
-// plans a runner's activations as offsets in one arena per width, and
+// plans a runner's activations as offsets in one arena, and
 // Int8.Run quantizes the input and runs integer kernels that give the same
 // bits natively (portable Go, or AVX2 with Go 1.27's simd package) and in
 // WebAssembly (portable, or SIMD128). NewInt8Classifier does all of that

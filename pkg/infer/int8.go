@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"unsafe"
 )
 
 // Int8 runs a QNet with integer kernels. Buffers and requantization
@@ -12,7 +13,7 @@ import (
 type Int8 struct {
 	q     *QNet
 	bufs  [][]uint8  // bufs[t] is 8-bit tensor t's storage (shared when lifetimes do not overlap)
-	wide  [][]uint16 // the same for 12-bit tensors (QParams.Wide), from an arena of their own
+	wide  [][]uint16 // the same for 12-bit tensors (QParams.Wide), in the same arena
 	plans []qplan    // per op
 	acc   []int32    // accumulator scratch, 2·max channels
 	conv  *ConvScratch
@@ -117,15 +118,17 @@ func NewInt8(q *QNet) *Int8 { return NewInt8Packed(PackInt8(q)) }
 // NewInt8Packed plans a runner's buffers for weights packed by PackInt8.
 func NewInt8Packed(w *Int8Weights) *Int8 {
 	q := &w.q
-	// Two arenas, one per width; a tensor takes no room in the other's.
-	sizes8, sizes16 := make([]int, len(q.Tensors)), make([]int, len(q.Tensors))
+	// One arena of bytes for both widths: a 12-bit tensor takes two bytes
+	// a value, and every size is rounded up to 16 bytes, so every tensor
+	// starts 16-byte aligned and a uint16 view of its bytes is aligned.
+	sizes := make([]int, len(q.Tensors))
 	maxC := 0
 	for t, tq := range q.Tensors {
+		sizes[t] = tq.Shape.Size()
 		if tq.Q.Wide {
-			sizes16[t] = tq.Shape.Size()
-		} else {
-			sizes8[t] = tq.Shape.Size()
+			sizes[t] *= 2
 		}
+		sizes[t] = (sizes[t] + 15) &^ 15
 		maxC = max(maxC, tq.Shape.C)
 	}
 	e := &Int8{q: q, plans: make([]qplan, len(q.Ops))}
@@ -134,8 +137,18 @@ func NewInt8Packed(w *Int8Weights) *Int8 {
 		op := &q.Ops[i]
 		return op.In, op.Out, op.Kind != QDense || op.Act != ActSoftmax
 	}
-	e.bufs = planBuffers[uint8](sizes8, len(q.Ops), uses)
-	e.wide = planBuffers[uint16](sizes16, len(q.Ops), uses)
+	arena := planBuffers[uint8](sizes, len(q.Ops), uses)
+	e.bufs, e.wide = make([][]uint8, len(q.Tensors)), make([][]uint16, len(q.Tensors))
+	for t, b := range arena {
+		n := q.Tensors[t].Shape.Size()
+		switch {
+		case len(b) == 0: // no buffer
+		case q.Tensors[t].Q.Wide:
+			e.wide[t] = unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b))), n)
+		default:
+			e.bufs[t] = b[:n:n]
+		}
+	}
 	e.acc = make([]int32, 2*maxC)
 	e.pair = make([]int64, maxC)
 	maxK := 0

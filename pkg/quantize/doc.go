@@ -124,8 +124,8 @@
 // write the other. Through the engine, on all 50 images, Mid mixed gives
 // 100% / 0.0023 / 0.0307 (12-bit throughout: 0.0006 / 0.0112), and runs
 // its depthwise convs on the 8-bit kernels: 47 ms against 58–61 in wasm
-// (README), with its activations in 3.2 MB (two arenas, one per width)
-// where 12 bits throughout need at least 4.5 MB live at once.
+// (README), with its activations in 2.7 MB where 12 bits throughout need
+// at least 4.5 MB live at once.
 //
 // # Where the rest of the 8-bit error is (measured 2026-11-27)
 //
