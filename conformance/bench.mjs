@@ -18,6 +18,9 @@
 //   BENCH_NODE=0       skip the engines in Node
 //   BENCH_BROWSER=0    skip Chromium
 //   BENCH_BATCH=N      images in Chromium's batch (default 32; 0 skips it)
+//   BENCH_CPU=N        run every engine in Node pinned to CPU N (taskset), so
+//                      that all of them run on one core: a VM's cores can
+//                      differ in speed (README)
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { cpus } from "node:os";
@@ -136,7 +139,7 @@ function machine() {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   const cpu = cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model ?? "unknown";
   const go = spawnSync("go", ["version"], { encoding: "utf8" }).stdout?.trim() ?? "unknown";
-  return { cpu, cores: cpus().length, node: process.version, go, chromium: chromiumVersion() };
+  return { cpu, cores: cpus().length, pinnedCPU: process.env.BENCH_CPU ?? null, node: process.version, go, chromium: chromiumVersion() };
 }
 
 const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
@@ -150,8 +153,10 @@ function nodeBench(models) {
       // The cpu backend takes ~15-50 s per InceptionV3 image: one pass of 2.
       const extra = engine === "nsfwjs-cpu" && model === "inception_v3" ? ["--images", "2", "--passes", "1"] : ["--images", flags.images, "--passes", flags.passes];
       process.stderr.write(`bench: ${model} on ${engine}\n`);
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--engine", engine, "--model", model, "--dump", flags.dump, ...extra], { encoding: "utf8", maxBuffer: 1 << 26 });
-      if (r.status !== 0) throw new Error(`${model} ${engine}: ${r.stderr}`);
+      const args = [fileURLToPath(import.meta.url), "--engine", engine, "--model", model, "--dump", flags.dump, ...extra];
+      const pin = process.env.BENCH_CPU ? ["taskset", "-c", process.env.BENCH_CPU, process.execPath] : [process.execPath];
+      const r = spawnSync(pin[0], [...pin.slice(1), ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`${model} ${engine}: ${r.error?.message ?? r.stderr}`);
       rows.push(JSON.parse(r.stdout.trim().split("\n").pop()));
     }
     if (native[model] !== undefined) rows.push({ engine: "veil-native", model, medianMs: native[model] });
