@@ -32,8 +32,8 @@ type qplan struct {
 	add   *AddRescale // add
 	cat   []*Requant  // concat: per input, nil if copied
 	catZ  []int32     // concat: input zero points
-	cat8  [][]uint8   // concat: input buffers (8-bit)
-	cat16 [][]uint16  // concat: input buffers (12-bit)
+	cat8  [][]uint8   // concat: input buffers, if 8-bit
+	cat16 [][]uint16  // concat: input buffers, if 12-bit
 	catC  []int       // concat: input channels
 	dense []int32     // dense accumulators
 }
@@ -172,32 +172,34 @@ func (e *Int8) plan(i int) {
 	op := &q.Ops[i]
 	p := &e.plans[i]
 	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
-	top := yq.Top()
 	switch op.Kind {
 	case QConv:
-		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
+		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
 	case QDepthwise:
-		p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
+		p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
 		p.dw = DepthwiseFits(op.Weights, op.Bias, xq.Top())
 	case QDense:
 		p.dense = make([]int32, len(op.Bias))
 		if op.Act != ActSoftmax {
-			p.rq = NewRequantTop(xq.Scale, op.WScale, yq, op.Act, top)
+			p.rq = NewRequant(xq.Scale, op.WScale, yq, op.Act)
 		}
 	case QAdd:
-		p.add = NewAddRescaleTop(xq, q.Tensors[op.In[1]].Q, yq, op.Act, top)
+		p.add = NewAddRescale(xq, q.Tensors[op.In[1]].Q, yq, op.Act)
 	case QConcat:
 		for _, t := range op.In {
 			tq := q.Tensors[t].Q
 			var r *Requant
 			if tq != yq {
-				r = &Requant{Mult: []Multiplier{NewMultiplier(float64(tq.Scale) / float64(yq.Scale))}, Zero: yq.Zero, Lo: 0, Hi: top}
+				r = &Requant{Mult: []Multiplier{NewMultiplier(float64(tq.Scale) / float64(yq.Scale))}, Zero: yq.Zero, Lo: 0, Hi: yq.Top()}
 			}
 			p.cat = append(p.cat, r)
 			p.catZ = append(p.catZ, tq.Zero)
 			p.catC = append(p.catC, q.Tensors[t].Shape.C)
-			p.cat8 = append(p.cat8, e.bufs[t]) // Validate: all of yq's width
-			p.cat16 = append(p.cat16, e.wide[t])
+			if yq.Wide { // Validate: every input has the output's width
+				p.cat16 = append(p.cat16, e.wide[t])
+			} else {
+				p.cat8 = append(p.cat8, e.bufs[t])
+			}
 		}
 	}
 }

@@ -132,40 +132,33 @@ func splitLanes(v int64) (lo, hi int32) {
 }
 
 // NewRequant returns the requantization from accumulators at scale
-// inScale·wScale[c] to an 8-bit tensor with QParams out, clamped for act.
+// inScale·wScale[c] to a tensor with QParams out (8- or 12-bit, out.Wide),
+// clamped for act. Each width gets its own vector constants.
 func NewRequant(inScale float32, wScale []float32, out QParams, act Activation) *Requant {
-	return NewRequantTop(inScale, wScale, out, act, 255)
-}
-
-// NewRequantTop is NewRequant to a tensor whose values are in [0, top]
-// (255, or 4095 in a 12-bit QNet). Only 8-bit requantizations get the
-// vector constants: the vector kernels store bytes.
-func NewRequantTop(inScale float32, wScale []float32, out QParams, act Activation, top int32) *Requant {
 	r := &Requant{Mult: make([]Multiplier, len(wScale)), Zero: out.Zero}
 	for c, s := range wScale {
 		r.Mult[c] = NewMultiplier(float64(inScale) * float64(s) / float64(out.Scale))
 	}
-	r.Lo, r.Hi = actRange(out, act, top)
-	switch top {
-	case 255:
-		r.vec = newRequantVectors(r)
-	case 4095:
+	r.Lo, r.Hi = actRange(out, act)
+	if out.Wide {
 		r.wvec = newRequantWideVectors(r)
+	} else {
+		r.vec = newRequantVectors(r)
 	}
 	return r
 }
 
 // actRange is the quantized range [lo, hi] of an activation's output
-// stored in [0, top].
-func actRange(q QParams, act Activation, top int32) (lo, hi int32) {
-	lo, hi = 0, top
+// stored in [0, q.Top()].
+func actRange(q QParams, act Activation) (lo, hi int32) {
+	lo, hi = 0, q.Top()
 	switch act {
 	case ActReLU:
 		lo = q.Zero
 	case ActReLU6:
 		lo = q.Zero
 		six := int64(q.Zero) + int64(math.Floor(6/float64(q.Scale)+0.5))
-		hi = int32(min(six, int64(top)))
+		hi = int32(min(six, int64(q.Top())))
 	}
 	return lo, hi
 }
@@ -326,20 +319,16 @@ type AddRescale struct {
 	Lo, Hi int32
 }
 
-// NewAddRescale returns the constants to add 8-bit tensors a and b into y.
+// NewAddRescale returns the constants to add tensors a and b into y, all
+// of y's width.
 func NewAddRescale(a, b, y QParams, act Activation) *AddRescale {
-	return NewAddRescaleTop(a, b, y, act, 255)
-}
-
-// NewAddRescaleTop is NewAddRescale for tensors whose values are in [0, top].
-func NewAddRescaleTop(a, b, y QParams, act Activation, top int32) *AddRescale {
 	ma, mb := float64(a.Scale)/float64(y.Scale), float64(b.Scale)/float64(y.Scale)
 	_, exp := math.Frexp(max(ma, mb)) // largest multiplier < 2^exp
 	s := 31 - exp                     // so M < 2^31
 	r := &AddRescale{S: uint(min(max(s, 1), 62)), Zero: y.Zero}
 	r.In[0] = Rescale{a.Zero, int64(math.Round(math.Ldexp(ma, int(r.S))))}
 	r.In[1] = Rescale{b.Zero, int64(math.Round(math.Ldexp(mb, int(r.S))))}
-	r.Lo, r.Hi = actRange(y, act, top)
+	r.Lo, r.Hi = actRange(y, act)
 	return r
 }
 

@@ -23,7 +23,8 @@ type convInt8Case struct {
 	w              []int8
 	ws             []float32 // weight scales
 	bias           []int32
-	rq             *Requant
+	act            Activation
+	zy             int32 // the output's zero point, as drawn (reduced to 8 bits where needed)
 }
 
 func newConvInt8Case(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zeros float64) *convInt8Case {
@@ -51,7 +52,7 @@ func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zer
 	for i := range c.bias {
 		c.bias[i] = int32(r.IntN(200001) - 100000)
 	}
-	c.rq = NewRequant(xp.Scale, ws, yp, Activation(r.IntN(3)))
+	c.act, c.zy = Activation(r.IntN(3)), yp.Zero
 	if wide {
 		xp.Zero, yp.Zero = int32(r.IntN(4096)), int32(r.IntN(4096))
 		c.zx = xp.Zero
@@ -62,50 +63,20 @@ func newConvCase(r *rand.Rand, h, w, cin, cout, kh, kw, sh, sw int, pad Pad, zer
 				c.x16[i] = uint16(c.zx)
 			}
 		}
-		c.rq = NewRequantTop(xp.Scale/16, ws, QParams{Scale: yp.Scale / 16, Zero: yp.Zero}, Activation(r.IntN(3)), 4095)
+		c.zy = yp.Zero
 	}
 	return c
 }
 
-func (c *convInt8Case) ref16() []uint16 {
-	y := make([]uint16, c.ys.Size())
-	Conv2DInt8Ref(y, c.ys, c.x16, c.xs, c.zx, c.w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, c.rq, make([]int32, c.ys.C))
-	return y
-}
-
-func (c *convInt8Case) fast16() []uint16 {
-	pw, ok := packConv(nil, c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C, 4095)
-	if !ok {
-		panic("accumulator bound exceeded")
-	}
-	y := make([]uint16, c.ys.Size())
-	ConvInt8(y, c.ys, c.x16, c.xs, c.zx, pw, c.sh, c.sw, c.pad, c.rq, NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C))
-	return y
-}
-
-func (c *convInt8Case) ref() []uint8 {
-	y := make([]uint8, c.ys.Size())
-	Conv2DInt8Ref(y, c.ys, c.x, c.xs, c.zx, c.w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, c.rq, make([]int32, c.ys.C))
-	return y
-}
-
-func (c *convInt8Case) fast() []uint8 {
-	pw, ok := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
-	if !ok {
-		panic("accumulator bound exceeded")
-	}
-	y := make([]uint8, c.ys.Size())
-	ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, c.sh, c.sw, c.pad, c.rq, NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C))
-	return y
-}
-
+// checkConvInt8 checks ConvInt8 against Conv2DInt8Ref on c, 8-bit in and
+// out, or 12-bit if c.wide.
 func checkConvInt8(t *testing.T, c *convInt8Case) {
 	t.Helper()
 	if c.wide {
-		checkSame(t, c, c.fast16(), c.ref16())
+		checkConvWidths[uint16, uint16](t, c)
 		return
 	}
-	checkSame(t, c, c.fast(), c.ref())
+	checkConvWidths[uint8, uint8](t, c)
 }
 
 func checkSame[T Activ](t *testing.T, c *convInt8Case, got, want []T) {
@@ -202,11 +173,12 @@ func BenchmarkConvInt8(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			c := newConvInt8Case(rand.New(rand.NewPCG(1, 1)), s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.st, s.st, s.pad, s.zeros)
 			pw, _ := PackConvInt8(c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C)
+			_, _, rq := widthCase[uint8, uint8](c)
 			y := make([]uint8, c.ys.Size())
 			scr := NewConvScratch(c.kh*c.kw*c.xs.C, c.xs.C)
 			b.ReportAllocs()
 			for b.Loop() {
-				ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, s.st, s.st, c.pad, c.rq, scr)
+				ConvInt8(y, c.ys, c.x, c.xs, c.zx, pw, s.st, s.st, c.pad, rq, scr)
 			}
 			macs := float64(c.ys.H*c.ys.W) * float64(len(c.w))
 			b.ReportMetric(macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")

@@ -6,38 +6,12 @@ import (
 	"testing"
 )
 
+// checkDepthwiseInt8 checks DepthwiseInt8 against DepthwiseInt8Ref on a
+// random case, 8-bit in and out and 12-bit in and out.
 func checkDepthwiseInt8(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad Pad, zeros float64) {
 	t.Helper()
-	cc := newConvInt8Case(r, h, w, c, c, kh, kw, sh, sw, pad, zeros)
-	cc.w = cc.w[:kh*kw*c]
-	checkDepthwise12(t, r, h, w, c, kh, kw, sh, sw, pad, zeros)
-	want := make([]uint8, cc.ys.Size())
-	DepthwiseInt8Ref(want, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
-	if !DepthwiseFits(cc.w, cc.bias, 255) {
-		t.Fatal("accumulator bound exceeded")
-	}
-	got := make([]uint8, cc.ys.Size())
-	DepthwiseInt8(got, cc.ys, cc.x, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, 2*c), make([]int64, c))
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("%v→%v %dx%d/%d,%d pad %v: element %d = %d, DepthwiseInt8Ref gives %d", cc.xs, cc.ys, kh, kw, sh, sw, pad, i, got[i], want[i])
-		}
-	}
-}
-
-// checkDepthwise12 is checkDepthwiseInt8 with 12-bit activations.
-func checkDepthwise12(t *testing.T, r *rand.Rand, h, w, c, kh, kw, sh, sw int, pad Pad, zeros float64) {
-	t.Helper()
-	cc := newConvCase(r, h, w, c, c, kh, kw, sh, sw, pad, zeros, true)
-	cc.w = cc.w[:kh*kw*c]
-	want := make([]uint16, cc.ys.Size())
-	DepthwiseInt8Ref(want, cc.ys, cc.x16, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, c))
-	if !DepthwiseFits(cc.w, cc.bias, 4095) {
-		t.Fatal("accumulator bound exceeded")
-	}
-	got := make([]uint16, cc.ys.Size())
-	DepthwiseInt8(got, cc.ys, cc.x16, cc.xs, cc.zx, cc.w, cc.bias, kh, kw, sh, sw, pad, cc.rq, make([]int32, 2*c), make([]int64, c))
-	checkSame(t, cc, got, want)
+	checkDepthwiseWidths[uint8, uint8](t, newConvCase(r, h, w, c, c, kh, kw, sh, sw, pad, zeros, false))
+	checkDepthwiseWidths[uint16, uint16](t, newConvCase(r, h, w, c, c, kh, kw, sh, sw, pad, zeros, true))
 }
 
 func TestDepthwiseInt8MatchesRef(t *testing.T) {

@@ -8,13 +8,13 @@ import (
 
 // The convs of a mixed-width QNet change width: MobileNetV2Mid's expanding
 // 1×1 convs read 12 bits and write 8, its projecting ones read 8 and write
-// 12. These tests run every pairing of widths through the fast kernels and
-// the reference ones.
+// 12. checkConvWidths and checkDepthwiseWidths run a case at any pairing
+// of widths through the fast kernels and the reference ones.
 
 // widthCase is a conv case's input of width X with the requantization to
 // width Y: scales 16 times finer for 12 bits, as quantize makes them.
-func widthCase[X, Y Activ](c *convInt8Case, act Activation) (x []X, zx int32, rq *Requant) {
-	xScale, yp := float32(0.05), QParams{Scale: 0.2, Zero: activTop[Y]() / 3}
+func widthCase[X, Y Activ](c *convInt8Case) (x []X, zx int32, rq *Requant) {
+	xScale, yp := float32(0.05), QParams{Scale: 0.2, Zero: c.zy % (activTop[Y]() + 1), Wide: activTop[Y]() == 4095}
 	switch v := any(&x).(type) {
 	case *[]uint8:
 		*v, zx = c.x, c.zx8
@@ -22,15 +22,15 @@ func widthCase[X, Y Activ](c *convInt8Case, act Activation) (x []X, zx int32, rq
 		*v, zx = c.x16, c.zx
 		xScale /= 16
 	}
-	if activTop[Y]() == 4095 {
+	if yp.Wide {
 		yp.Scale /= 16
 	}
-	return x, zx, NewRequantTop(xScale, c.ws, yp, act, activTop[Y]())
+	return x, zx, NewRequant(xScale, c.ws, yp, c.act)
 }
 
-func checkConvWidths[X, Y Activ](t *testing.T, c *convInt8Case, act Activation) {
+func checkConvWidths[X, Y Activ](t *testing.T, c *convInt8Case) {
 	t.Helper()
-	x, zx, rq := widthCase[X, Y](c, act)
+	x, zx, rq := widthCase[X, Y](c)
 	want := make([]Y, c.ys.Size())
 	Conv2DInt8Ref(want, c.ys, x, c.xs, zx, c.w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, rq, make([]int32, c.ys.C))
 	pw, ok := packConv(nil, c.w, c.bias, c.kh, c.kw, c.xs.C, c.ys.C, activTop[X]())
@@ -42,9 +42,9 @@ func checkConvWidths[X, Y Activ](t *testing.T, c *convInt8Case, act Activation) 
 	checkSame(t, c, got, want)
 }
 
-func checkDepthwiseWidths[X, Y Activ](t *testing.T, c *convInt8Case, act Activation) {
+func checkDepthwiseWidths[X, Y Activ](t *testing.T, c *convInt8Case) {
 	t.Helper()
-	x, zx, rq := widthCase[X, Y](c, act)
+	x, zx, rq := widthCase[X, Y](c)
 	w, ch := c.w[:c.kh*c.kw*c.xs.C], c.xs.C
 	want := make([]Y, c.ys.Size())
 	DepthwiseInt8Ref(want, c.ys, x, c.xs, zx, w, c.bias, c.kh, c.kw, c.sh, c.sw, c.pad, rq, make([]int32, ch))
@@ -62,9 +62,8 @@ func TestConvInt8MixedWidths(t *testing.T) {
 		for _, zeros := range []float64{0, 0.5} {
 			t.Run(fmt.Sprintf("%dx%dx%d-%d_%dx%d_s%d%d_z%g", s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
 				c := newConvCase(r, s.h, s.w, s.cin, s.cout, s.kh, s.kw, s.sh, s.sw, s.pad, zeros, true)
-				act := Activation(r.IntN(3))
-				checkConvWidths[uint8, uint16](t, c, act)
-				checkConvWidths[uint16, uint8](t, c, act)
+				checkConvWidths[uint8, uint16](t, c)
+				checkConvWidths[uint16, uint8](t, c)
 			})
 		}
 	}
@@ -76,9 +75,8 @@ func TestDepthwiseInt8MixedWidths(t *testing.T) {
 		for _, zeros := range []float64{0, 0.5} {
 			t.Run(fmt.Sprintf("%dx%dx%d_%dx%d_s%d%d_z%g", s.h, s.w, s.cin, s.kh, s.kw, s.sh, s.sw, zeros), func(t *testing.T) {
 				c := newConvCase(r, s.h, s.w, s.cin, s.cin, s.kh, s.kw, s.sh, s.sw, s.pad, zeros, true)
-				act := Activation(r.IntN(3))
-				checkDepthwiseWidths[uint8, uint16](t, c, act)
-				checkDepthwiseWidths[uint16, uint8](t, c, act)
+				checkDepthwiseWidths[uint8, uint16](t, c)
+				checkDepthwiseWidths[uint16, uint8](t, c)
 			})
 		}
 	}

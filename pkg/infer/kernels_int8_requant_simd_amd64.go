@@ -52,7 +52,7 @@ func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accSt
 }
 
 // The constants do not depend on the output's width: 12-bit outputs
-// (applyRowsWide) have their own only because NewRequantTop makes one
+// (applyRowsWide) have their own only because NewRequant makes one
 // set or the other.
 type requantWideVectors = requantVectors
 

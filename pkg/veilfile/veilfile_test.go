@@ -461,29 +461,45 @@ func TestReadFromModels(t *testing.T) {
 // (the same file stamped "1") and a bad width are errors, not a model
 // with misread zero points.
 func TestRoundTrip12(t *testing.T) {
-	q := qtest.TinyQNetBits(1, 12, 12)
-	data, err := Encode(q, &Meta{Source: "test"}, Options{})
+	data := checkRoundTrip(t, qtest.TinyQNetBits(1, 12, 12), Options{}, 2)
+	checkEdits(t, data, []edit{
+		{`"format_version":"2"`, `"format_version":"1"`, "is invalid"}, // zero points past 255 in an 8-bit net
+		{`"veil.activation_bits":"12"`, `"veil.activation_bits":"16"`, `veil.activation_bits "16" is invalid`},
+		{`"veil.activation_bits":"12"`, `"veil.activation_bitz":"12"`, `veil.activation_bits "" is invalid`},
+	})
+}
+
+// checkRoundTrip encodes q, checks that the file says version and reads
+// back as q, and returns the file.
+func checkRoundTrip(t *testing.T, q *infer.QNet, o Options, version int) []byte {
+	t.Helper()
+	data, err := Encode(q, &Meta{Source: "test"}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(data[8:], []byte(Magic+`"format_version":"2"`)) {
+	if !bytes.HasPrefix(data[8:], []byte(Magic+fmt.Sprintf(`"format_version":"%d"`, version))) {
 		t.Fatalf("header starts %q", data[8:8+len(Magic)+20])
 	}
 	got, m, err := readBoth(t, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, q) || m.Version != 2 || got.ActBits() != 12 {
+	if !reflect.DeepEqual(got, q) || m.Version != version || got.ActBits() != q.ActBits() {
 		t.Fatalf("QNet differs after a round trip (version %d, %d bits)", m.Version, got.ActBits())
 	}
-	for _, tc := range []struct{ from, to, want string }{
-		{`"format_version":"2"`, `"format_version":"1"`, "is invalid"}, // zero points past 255 in an 8-bit net
-		{`"veil.activation_bits":"12"`, `"veil.activation_bits":"16"`, `veil.activation_bits "16" is invalid`},
-		{`"veil.activation_bits":"12"`, `"veil.activation_bitz":"12"`, `veil.activation_bits "" is invalid`},
-	} {
-		c := restamp(bytes.Replace(bytes.Clone(data), []byte(tc.from), []byte(tc.to), 1))
-		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s → %s: error %v, want one containing %q", tc.from, tc.to, err, tc.want)
+	return data
+}
+
+// edit replaces the first from with to in a file's header; reading the
+// (restamped) result must fail with an error containing want.
+type edit struct{ from, to, want string }
+
+func checkEdits(t *testing.T, data []byte, edits []edit) {
+	t.Helper()
+	for _, e := range edits {
+		c := restamp(bytes.Replace(bytes.Clone(data), []byte(e.from), []byte(e.to), 1))
+		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), e.want) {
+			t.Errorf("%s → %s: error %v, want one containing %q", e.from, e.to, err, e.want)
 		}
 	}
 }
@@ -497,20 +513,7 @@ func TestRoundTripMixed(t *testing.T) {
 	if q.ActBits() != 0 {
 		t.Fatalf("the mixed tiny net has %d-bit activations only", q.ActBits())
 	}
-	data, err := Encode(q, &Meta{Source: "test"}, Options{Raw: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(data[8:], []byte(Magic+`"format_version":"3"`)) {
-		t.Fatalf("header starts %q", data[8:8+len(Magic)+20])
-	}
-	got, m, err := readBoth(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, q) || m.Version != 3 {
-		t.Fatalf("QNet differs after a round trip (version %d)", m.Version)
-	}
+	data := checkRoundTrip(t, q, Options{Raw: true}, 3)
 	f, err := safetensors.Parse(data, limits)
 	if err != nil {
 		t.Fatal(err)
@@ -533,13 +536,8 @@ func TestRoundTripMixed(t *testing.T) {
 	if !found {
 		t.Fatal("no act.bits tensor")
 	}
-	for _, tc := range []struct{ from, to, want string }{
+	checkEdits(t, data, []edit{
 		{`"format_version":"3"`, `"format_version":"2"`, `veil.activation_bits "mixed" is invalid`},
 		{`"act.bits"`, `"act.bitz"`, `tensor "act.bits" is missing`},
-	} {
-		c := restamp(bytes.Replace(bytes.Clone(data), []byte(tc.from), []byte(tc.to), 1))
-		if _, _, err := readBoth(t, c); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s → %s: error %v, want one containing %q", tc.from, tc.to, err, tc.want)
-		}
-	}
+	})
 }
