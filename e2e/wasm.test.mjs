@@ -344,8 +344,36 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(res.distinct > 1, 'the images are not told apart');
   });
 
+  test('the page inflates each compressed tensor once, as the model downloads', { timeout: LONG }, async () => {
+    const file = fs.readFileSync(path.join(site.models, `${MODEL}.veil`));
+    const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString());
+    const want = Object.keys(header).filter((k) => k.endsWith('.deflate')).length;
+    const got = await inPage(async (url) => {
+      const Original = window.DecompressionStream;
+      let n = 0;
+      window.DecompressionStream = class extends Original {
+        constructor(format) {
+          super(format);
+          n++;
+        }
+      };
+      try {
+        const model = await window.veil.load(url, { cache: false });
+        const top = (await model.classify(await (await fetch('/images/ref_b.png')).blob(), 1))[0];
+        model.dispose();
+        return { n, top };
+      } finally {
+        window.DecompressionStream = Original;
+      }
+    }, MODEL_URL);
+    assert.ok(want > 10, `${MODEL}.veil has ${want} compressed tensors`);
+    assert.equal(got.n, want, 'DecompressionStreams made on the page');
+    const probs = expected.get(files.images.find((f) => path.basename(f) === 'ref_b.png'));
+    assert.equal(got.top.className, CLASSES[probs.indexOf(Math.max(...probs))]);
+  });
+
   // In the browser, veil.js inflates with DecompressionStream (host.inflate
-  // in the worker, after preInflate on the page gave up on the bad stream).
+  // in the worker, after tensorInflater on the page gave up on the bad stream).
   test('a model whose compressed tensor does not inflate to its size is refused, naming the tensor', { timeout: LONG }, async () => {
     const { name, want } = writeBadDeflates(path.join(ROOT, 'models', `${MODEL}.veil`), path.join(BASE, 'models'));
     const tensor = name.replaceAll('.', '\\.');

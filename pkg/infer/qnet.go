@@ -1,10 +1,11 @@
 package infer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
+	"unsafe"
 )
 
 // QParams are the quantization parameters of an activation tensor: the
@@ -224,6 +225,12 @@ func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(fl
 // derived multiplier is a normal float64.
 func validScale(s float32) bool { return s >= 1e-12 && s <= 1e12 }
 
+// validateOp checks one op against the tensors written before it. Its
+// checks per kind of op are functions of their own, and so are its loops:
+// a browser optimizes a wasm function once it has run enough, counted by
+// its size at every loop iteration, and one large function with loops was
+// optimized during every load, at 54 ms of compilation in Node (see "Cold
+// start" in wasm/doc.go).
 func (q *QNet) validateOp(op *QOp, written []bool) error {
 	if op.Out <= 0 || op.Out >= len(q.Tensors) || written[op.Out] {
 		return fmt.Errorf("output tensor %d is out of range or written twice", op.Out)
@@ -241,105 +248,118 @@ func (q *QNet) validateOp(op *QOp, written []bool) error {
 	if len(op.In) != nIn {
 		return fmt.Errorf("%d inputs, want %d", len(op.In), nIn)
 	}
-	for _, t := range op.In {
-		if t < 0 || t >= len(q.Tensors) || !written[t] {
-			return fmt.Errorf("input tensor %d is out of range or not yet computed", t)
-		}
+	if k := notComputed(op.In, written); k >= 0 {
+		return fmt.Errorf("input tensor %d is out of range or not yet computed", op.In[k])
 	}
 	if op.Act < ActLinear || op.Act > ActSoftmax || (op.Act == ActSoftmax && op.Kind != QDense) {
 		return fmt.Errorf("activation %v is not allowed here", op.Act)
 	}
 	xs, ys := q.Tensors[op.In[0]].Shape, q.Tensors[op.Out].Shape
-	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
 	hasWeights := op.Kind == QConv || op.Kind == QDepthwise || op.Kind == QDense
 	if !hasWeights && (op.Weights != nil || op.WScale != nil || op.Bias != nil) {
 		return errors.New("has weights but takes none")
 	}
-	if hasWeights || op.Kind == QMaxPool || op.Kind == QAvgPool {
-		if op.Kind != QDense {
-			if err := checkWindow(op, xs, ys); err != nil {
-				return err
-			}
+	if (hasWeights && op.Kind != QDense) || op.Kind == QMaxPool || op.Kind == QAvgPool {
+		if err := checkWindow(op, xs, ys); err != nil {
+			return err
 		}
 	}
 	switch op.Kind {
 	case QConv, QDepthwise, QDense:
-		var nw, cout int
-		switch op.Kind {
-		case QConv:
-			cout = ys.C
-			nw = op.KH * op.KW * xs.C * cout
-		case QDepthwise:
-			if ys.C != xs.C {
-				return fmt.Errorf("depthwise maps %d channels to %d", xs.C, ys.C)
-			}
-			cout = ys.C
-			nw = op.KH * op.KW * cout
-		case QDense:
-			if ys.H != 1 || ys.W != 1 {
-				return fmt.Errorf("dense output shape %v, want [1 1 C]", ys)
-			}
-			cout = ys.C
-			nw = xs.Size() * cout
-		}
-		if nw > MaxQTensorElems {
-			return fmt.Errorf("%d weights", nw)
-		}
-		if len(op.Weights) != nw || len(op.WScale) != cout || len(op.Bias) != cout {
-			return fmt.Errorf("weights %d, scales %d, biases %d; want %d, %d, %d", len(op.Weights), len(op.WScale), len(op.Bias), nw, cout, cout)
-		}
-		if k := slices.Index(op.Weights, -128); k >= 0 {
-			return fmt.Errorf("weight %d is -128, outside the symmetric range [-127, 127]", k)
-		}
-		if xq.Wide {
-			if c, ok := accumulatorFits(op.Weights, op.Bias, xq.Top()); !ok {
-				return fmt.Errorf("channel %d could overflow its int32 accumulator on 12-bit inputs", c)
-			}
-		}
-		for c, s := range op.WScale {
-			if !validScale(s) {
-				return fmt.Errorf("weight scale %g of channel %d is invalid", s, c)
-			}
-			if op.Act != ActSoftmax && !validMultiplier(float64(xq.Scale)*float64(s)/float64(yq.Scale)) {
-				return fmt.Errorf("requantization multiplier of channel %d is out of range", c)
-			}
-		}
-	case QAdd:
-		if q.Tensors[op.In[1]].Shape != xs || ys != xs {
-			return fmt.Errorf("adds %v and %v into %v", xs, q.Tensors[op.In[1]].Shape, ys)
-		}
-		if q.Tensors[op.In[1]].Q.Wide != yq.Wide || xq.Wide != yq.Wide {
-			return errors.New("inputs and output differ in width (8 or 12 bits)")
-		}
-		for _, t := range op.In {
-			if !validMultiplier(float64(q.Tensors[t].Q.Scale) / float64(yq.Scale)) {
-				return fmt.Errorf("input %d rescale is out of range", t)
-			}
-		}
-	case QConcat:
-		c := 0
-		for _, t := range op.In {
-			s := q.Tensors[t].Shape
-			if s.H != ys.H || s.W != ys.W {
-				return fmt.Errorf("input %d shape %v does not match output %v", t, s, ys)
-			}
-			c += s.C
-			if q.Tensors[t].Q.Wide != yq.Wide {
-				return fmt.Errorf("input %d differs in width (8 or 12 bits) from the output", t)
-			}
-			if !validMultiplier(float64(q.Tensors[t].Q.Scale) / float64(yq.Scale)) {
-				return fmt.Errorf("input %d rescale is out of range", t)
-			}
-		}
-		if c != ys.C {
-			return fmt.Errorf("inputs have %d channels, output %d", c, ys.C)
-		}
+		return q.validateWeights(op)
+	case QAdd, QConcat:
+		return q.validateJoin(op)
 	case QMaxPool, QAvgPool:
-		if ys.C != xs.C || xq != yq {
+		if ys.C != xs.C || q.Tensors[op.In[0]].Q != q.Tensors[op.Out].Q {
 			return errors.New("pool must keep channels and quantization")
 		}
-	default:
-		return errors.New("unknown op kind")
+		return nil
+	}
+	return errors.New("unknown op kind")
+}
+
+// notComputed returns the index in in of the first tensor id that is out
+// of range or not yet written, or -1.
+func notComputed(in []int, written []bool) int {
+	for k, t := range in {
+		if t < 0 || t >= len(written) || !written[t] {
+			return k
+		}
+	}
+	return -1
+}
+
+// validateWeights checks a conv's, depthwise conv's or dense layer's
+// weights, scales and biases against its tensors.
+func (q *QNet) validateWeights(op *QOp) error {
+	xs, ys := q.Tensors[op.In[0]].Shape, q.Tensors[op.Out].Shape
+	xq, yq := q.Tensors[op.In[0]].Q, q.Tensors[op.Out].Q
+	var nw, cout int
+	switch op.Kind {
+	case QConv:
+		cout = ys.C
+		nw = op.KH * op.KW * xs.C * cout
+	case QDepthwise:
+		if ys.C != xs.C {
+			return fmt.Errorf("depthwise maps %d channels to %d", xs.C, ys.C)
+		}
+		cout = ys.C
+		nw = op.KH * op.KW * cout
+	case QDense:
+		if ys.H != 1 || ys.W != 1 {
+			return fmt.Errorf("dense output shape %v, want [1 1 C]", ys)
+		}
+		cout = ys.C
+		nw = xs.Size() * cout
+	}
+	if nw > MaxQTensorElems {
+		return fmt.Errorf("%d weights", nw)
+	}
+	if len(op.Weights) != nw || len(op.WScale) != cout || len(op.Bias) != cout {
+		return fmt.Errorf("weights %d, scales %d, biases %d; want %d, %d, %d", len(op.Weights), len(op.WScale), len(op.Bias), nw, cout, cout)
+	}
+	// bytes.IndexByte has an assembly loop on every target; slices.Index
+	// on int8s is Go code, which a browser first runs unoptimized.
+	if k := bytes.IndexByte(int8Bytes(op.Weights), 0x80); k >= 0 {
+		return fmt.Errorf("weight %d is -128, outside the symmetric range [-127, 127]", k)
+	}
+	if xq.Wide {
+		if c, ok := accumulatorFits(op.Weights, op.Bias, xq.Top()); !ok {
+			return fmt.Errorf("channel %d could overflow its int32 accumulator on 12-bit inputs", c)
+		}
+	}
+	if c, scale := badChannelScale(op.WScale, xq.Scale, yq.Scale, op.Act != ActSoftmax); scale {
+		return fmt.Errorf("weight scale %g of channel %d is invalid", op.WScale[c], c)
+	} else if c >= 0 {
+		return fmt.Errorf("requantization multiplier of channel %d is out of range", c)
+	}
+	return nil
+}
+
+// validateJoin checks an add's or a concat's inputs against its output.
+func (q *QNet) validateJoin(op *QOp) error {
+	ys, yq := q.Tensors[op.Out].Shape, q.Tensors[op.Out].Q
+	if op.Kind == QAdd {
+		if xs := q.Tensors[op.In[0]].Shape; q.Tensors[op.In[1]].Shape != xs || ys != xs {
+			return fmt.Errorf("adds %v and %v into %v", xs, q.Tensors[op.In[1]].Shape, ys)
+		}
+	}
+	c := 0
+	for _, t := range op.In {
+		s, tq := q.Tensors[t].Shape, q.Tensors[t].Q
+		if op.Kind == QConcat && (s.H != ys.H || s.W != ys.W) {
+			return fmt.Errorf("input %d shape %v does not match output %v", t, s, ys)
+		}
+		c += s.C
+		if tq.Wide != yq.Wide {
+			return fmt.Errorf("input %d differs in width (8 or 12 bits) from the output", t)
+		}
+		if !validMultiplier(float64(tq.Scale) / float64(yq.Scale)) {
+			return fmt.Errorf("input %d rescale is out of range", t)
+		}
+	}
+	if op.Kind == QConcat && c != ys.C {
+		return fmt.Errorf("inputs have %d channels, output %d", c, ys.C)
 	}
 	return nil
 }
@@ -361,6 +381,26 @@ func checkWindow(op *QOp, xs, ys Shape) error {
 		return fmt.Errorf("output shape %v, window gives [%d %d]", ys, oh, ow)
 	}
 	return nil
+}
+
+// badChannelScale returns the first channel whose weight scale is invalid
+// (scale true), or whose requantization multiplier xScale·ws[c]/yScale is
+// out of range when requant is set, or -1.
+func badChannelScale(ws []float32, xScale, yScale float32, requant bool) (c int, scale bool) {
+	for c, s := range ws {
+		if !validScale(s) {
+			return c, true
+		}
+		if requant && !validMultiplier(float64(xScale)*float64(s)/float64(yScale)) {
+			return c, false
+		}
+	}
+	return -1, false
+}
+
+// int8Bytes is w's memory as bytes (-128 is 0x80).
+func int8Bytes(w []int8) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 }
 
 func validMultiplier(m float64) bool {
