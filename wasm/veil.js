@@ -324,6 +324,7 @@ function tensorInflater() {
     while (streams && next < streams.length && streams[next].end <= n) {
       const { start, end } = streams[next++];
       chain = chain.then((outs) => inflateRaw(file.subarray(start, end), 16 * (end - start) + 64).then((o) => [...outs, o])); // veilfile.MaxInflation
+      chain.catch(() => {}); // result() sees a failure; until then it is not an unhandled rejection
     }
   };
   return {
