@@ -102,7 +102,6 @@ func option(opts js.Value, name string) js.Value {
 func (b *bridge) load(args []js.Value) any {
 	source, opts := argAt(args, 0), argAt(args, 1)
 	returnBytes := option(opts, "returnBytes").Truthy()
-	storeInPage := option(opts, "storeInPage").Truthy()
 	onProgress := option(opts, "onProgress")
 	progress := func(loaded, total int) {
 		if onProgress.Type() == js.TypeFunction {
@@ -152,7 +151,6 @@ func (b *bridge) load(args []js.Value) any {
 			store  func()          // caches the download, once the model is returned
 			known  jsOrigins       // the file's bytes, if they came from JavaScript
 			dbOpen <-chan struct{} // closed once the cache's database is open, if it is being opened
-			entry  js.Value        // with storeInPage, the cache entry for veil.js to write
 		)
 		if file != nil {
 			// Streamed: the file is never in wasm memory whole, which would
@@ -180,12 +178,8 @@ func (b *bridge) load(args []js.Value) any {
 			prefetched, inflated := option(opts, "prefetched"), js.Undefined()
 			noCache := option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool()
 			if s, ok := c.Store.(*idbModelStore); ok {
-				ls := loadStore{idbModelStore: s, known: &known}
-				if storeInPage {
-					ls.inPage = &entry
-				}
-				c.Store = ls
-				if prefetched.Type() == js.TypeObject && !noCache && !storeInPage {
+				c.Store = loadStore{s, &known}
+				if prefetched.Type() == js.TypeObject && !noCache {
 					// The cache is not read (Absent), so open it now for the
 					// store; see below.
 					dbOpen = s.openAhead()
@@ -285,14 +279,7 @@ func (b *bridge) load(args []js.Value) any {
 		data, fromBytes = nil, nil
 		runtime.GC()
 		m.classifier.Warm()
-		if store != nil && storeInPage {
-			// A worker's page writes the entry, on its own thread, while
-			// this one classifies (a put of a few MB takes ~50 ms).
-			store()
-			if entry.Type() == js.TypeObject {
-				result.Set("store", entry)
-			}
-		} else if store != nil {
+		if store != nil {
 			if dbOpen != nil {
 				// Wait for the open, so that the write below goes out before
 				// the result does: a worker may be ended right after it.

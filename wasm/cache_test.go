@@ -212,32 +212,3 @@ func TestBridgeClearCache(t *testing.T) {
 		t.Error("clearCache() left the entry")
 	}
 }
-
-// TestLoadStoreInPage checks that a worker's load with storeInPage hands
-// the entry back, laid out as idbModelStore.put writes it, with the file's
-// own JavaScript array, instead of writing it.
-func TestLoadStoreInPage(t *testing.T) {
-	data := []byte("model file bytes")
-	arr := u8(data)
-	known := jsOrigins{{data: data, u8: arr}}
-	var entry js.Value
-	s := loadStore{known: &known, inPage: &entry}
-	e := modelcache.Entry{Version: modelcache.EntryVersion, Hash: modelcache.Hash(data), Data: data}
-	if err := s.Put(t.Context(), modelURL, e); err != nil {
-		t.Fatal(err)
-	}
-	if entry.Type() != js.TypeObject || entry.Get("key").String() != modelURL {
-		t.Fatalf("entry %v", entry)
-	}
-	v := entry.Get("value")
-	if v.Get("version").Int() != modelcache.EntryVersion || v.Get("hash").String() != e.Hash || v.Get("size").Int() != len(data) || v.Get("stored").Type() != js.TypeNumber {
-		t.Errorf("value %v", v)
-	}
-	if !v.Get("bytes").Equal(arr) {
-		t.Error("the entry's bytes are not the file's own array")
-	}
-	got := entryFromJS(safe(v))
-	if got.Version != e.Version || got.Hash != e.Hash || string(got.data) != string(data) {
-		t.Errorf("read back as %+v", got)
-	}
-}

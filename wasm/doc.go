@@ -23,7 +23,7 @@
 // Error. Rejections are Errors whose message starts with "veil: " and whose
 // code property is one of the codes in errors.go.
 //
-//	load(source, opts) -> Promise<{id, info, bytes?, store?}>
+//	load(source, opts) -> Promise<{id, info, bytes?}>
 //	    source: Uint8Array (a model file), string (an absolute URL to fetch),
 //	            or, in Node, a file veil.js opened: {path, size,
 //	            readInto(chunk, position) -> bytes read} (nodeFile), read
@@ -31,9 +31,6 @@
 //	            file is streamed, never held whole (veilfile.ReadFrom).
 //	    opts:   {cache: bool, hash: string, onProgress(loaded, total),
 //	             onWarning(message), returnBytes: bool,
-//	             storeInPage: bool (a download to cache is not written
-//	             but returned as store: {key, value}, for veil.js to put
-//	             in the IndexedDB store from the page's thread),
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
 //	             while the module compiled, once it saw that the cache
 //	             lacks them: the cache is not read again),

@@ -110,13 +110,10 @@ func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry)
 }
 
 // loadStore is s for one load: the entries it reads, and the download it
-// stores, keep their JavaScript arrays in known (see jsBytes). With inPage
-// set, Put writes nothing: it leaves the entry in *inPage as {key, value},
-// for veil.js to write from the page (see bridge.load's storeInPage).
+// stores, keep their JavaScript arrays in known (see jsBytes).
 type loadStore struct {
 	*idbModelStore
-	known  *jsOrigins
-	inPage *js.Value
+	known *jsOrigins
 }
 
 func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool, error) {
@@ -128,10 +125,6 @@ func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool,
 }
 
 func (s loadStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
-	if s.inPage != nil {
-		*s.inPage = object("key", url, "value", entryValue(e, s.known.of(e.Data).u8))
-		return nil
-	}
 	return s.put(ctx, url, e, s.known.of(e.Data).u8)
 }
 
@@ -186,21 +179,22 @@ func (s *idbModelStore) put(ctx context.Context, url string, e modelcache.Entry,
 	if err != nil {
 		return err
 	}
-	if _, err := store.PutKey(js.ValueOf(url), entryValue(e, u8)); err != nil {
-		return err
-	}
-	// Quota errors abort the transaction rather than fail the request.
-	return txn.Await(ctx)
-}
-
-// entryValue is e as the store holds it; u8 is e.Data's JavaScript array,
-// or undefined to copy e.Data.
-func entryValue(e modelcache.Entry, u8 js.Value) js.Value {
 	if u8.Type() != js.TypeObject {
 		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
 		js.CopyBytesToJS(u8, e.Data)
 	}
-	return object("version", e.Version, "hash", e.Hash, "bytes", u8, "size", len(e.Data), "stored", js.Global().Get("Date").Call("now"))
+	value := js.ValueOf(map[string]any{
+		"version": e.Version,
+		"hash":    e.Hash,
+		"bytes":   u8,
+		"size":    len(e.Data),
+		"stored":  js.Global().Get("Date").Call("now"),
+	})
+	if _, err := store.PutKey(js.ValueOf(url), value); err != nil {
+		return err
+	}
+	// Quota errors abort the transaction rather than fail the request.
+	return txn.Await(ctx)
 }
 
 func (s *idbModelStore) Delete(ctx context.Context, url string) error {

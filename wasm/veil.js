@@ -570,8 +570,7 @@ function serveWorker() {
           onProgress: (loaded, total) => post({ progress: [loaded, total] }),
           onWarning: (message) => post({ warning: message }),
         });
-        const transfer = new Set([res.bytes, res.store?.value?.bytes].filter(Boolean).map((b) => b.buffer));
-        return post({ ok: true, value: res }, [...transfer]);
+        return post({ ok: true, value: res }, res.bytes ? [res.bytes.buffer] : []);
       }
       if (op === 'classify') return post({ ok: true, value: await rt.call('classify', ...args) });
       if (op === 'dispose') return post({ ok: true, value: rt.bridge.dispose(args[0]) });
@@ -808,53 +807,14 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
     const pre = await prefetch; // the workers start meanwhile
-    const first = await backends[0].load(src, { ...goOpts, storeInPage: true, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests }) });
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests }) });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
-    if (first.store) putLater(first.store, options.onWarning);
     return new Model(slots, first.info);
   } catch (err) {
     for (const b of backends) b.fail(disposedError());
     throw asVeilError(err);
-  }
-}
-
-// Cache entries a worker handed back for this thread to write, by URL
-// (putLater); a later load or clearCache waits for them.
-const pendingPuts = new Map();
-
-/**
- * putLater writes a cache entry {key, value} that a worker's engine made
- * (wasm/idbstore.go lays it out) but left to this thread: a put of a few MB
- * takes ~50 ms in Chromium, which the worker would spend before it could
- * classify. It waits one task, so that a classify called as soon as load
- * resolves goes to the worker first.
- */
-function putLater(entry, onWarning) {
-  const p = new Promise((resolve) => setTimeout(resolve, 0))
-    .then(() => writeCache((store) => store.put(entry.value, entry.key)))
-    .catch((err) => {
-      const msg = `veil: model cache: cannot store ${entry.key} (loading without cache): ${err?.message ?? err}`;
-      if (typeof onWarning === 'function') onWarning(msg);
-      else console.warn(msg);
-    })
-    .finally(() => pendingPuts.get(entry.key) === p && pendingPuts.delete(entry.key));
-  pendingPuts.set(entry.key, p);
-}
-
-/** writeCache runs fn(store) in a readwrite transaction of the cache and resolves once it commits. */
-async function writeCache(fn) {
-  const db = await openCache();
-  try {
-    await new Promise((resolve, reject) => {
-      const tx = db.transaction(IDB_STORE, 'readwrite');
-      fn(tx.objectStore(IDB_STORE));
-      tx.oncomplete = resolve;
-      tx.onerror = tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
   }
 }
 
@@ -913,7 +873,6 @@ function cacheMayHave(url) {
  */
 async function prefetchModel(url, useCache, onProgress, onRequested) {
   try {
-    await pendingPuts.get(url);
     if (useCache && globalThis.indexedDB && (await cacheMayHave(url))) return null;
     const response = fetch(url);
     onRequested();
@@ -935,10 +894,19 @@ async function prefetchModel(url, useCache, onProgress, onRequested) {
 export async function clearCache(url) {
   if (!globalThis.indexedDB) return;
   const key = url === undefined ? undefined : new URL(String(url), globalThis.document?.baseURI ?? globalThis.location?.href ?? HERE).href;
-  await (key === undefined ? Promise.all(pendingPuts.values()) : pendingPuts.get(key));
+  const db = await openCache();
   try {
-    await writeCache((store) => (key === undefined ? store.clear() : store.delete(key)));
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(IDB_STORE, 'readwrite');
+      const store = tx.objectStore(IDB_STORE);
+      if (key === undefined) store.clear();
+      else store.delete(key);
+      tx.oncomplete = resolve;
+      tx.onerror = tx.onabort = () => reject(tx.error);
+    });
   } catch (err) {
     throw asVeilError(err);
+  } finally {
+    db.close();
   }
 }
