@@ -54,20 +54,20 @@
 //
 // V8 (Chromium, Node) compiles a wasm function when it is first called,
 // with its baseline compiler (Liftoff), and compiles it again optimized
-// (TurboFan, on background threads) once it has run enough: a budget spent
-// at every loop iteration and return, by the size of the code run. Go
-// compiles each function into one wasm loop over its blocks, so a large Go
-// function with loops spends its budget early, even if it runs once per
-// load. In a cold load of Mid in Chromium (measured with
-// --js-flags=--trace-wasm-compilation-times), 74 functions were optimized:
-// the kernels, but also load code (decoding, JSON scanning, validation) and
-// the runtime's (GC sweeping, stack copying), on the same 2 cores as the
-// load. With tier-up off (--wasm-tiering-budget=1000000000) the first
-// result came ~10% sooner, and Node's peak RSS was 101 MB instead of 110
-// (93 with one V8 compile thread, --v8-pool-size=1). So the load path
-// leaves byte loops to assembly (the weights' -128 scan is
-// bytes.IndexByte) and keeps loops out of its large functions
-// (QNet.validateOp). The first classify runs mostly in Liftoff code while
-// its kernels are being optimized: 250–350 ms for Mid in Chromium, against
-// 45 ms once they are.
+// (TurboFan, on background threads) once it has run enough (a budget V8
+// counts as "a rough approximation of bytes executed"). In a cold load of
+// Mid in Chromium (measured with --js-flags=--trace-wasm-compilation-times),
+// 74 functions were optimized: the kernels, but also load code (decoding,
+// JSON scanning, validation) and the runtime's (GC sweeping, stack
+// copying), on the same 2 cores as the load. With tier-up off
+// (--wasm-tiering-budget=1000000000) the first result came ~10% sooner, and
+// Node's peak RSS was 101 MB instead of 110 (93 with one V8 compile thread,
+// --v8-pool-size=1). Go compiles each function into one wasm loop over its
+// blocks, so, as we read it, a large Go function with loops spends its
+// budget early even if it runs once per load: QNet.validateOp was
+// optimized during every load until its checks per kind of op and its
+// loops became functions of their own. The load path also leaves byte
+// loops to assembly (the weights' -128 scan is bytes.IndexByte). The first
+// classify runs mostly in Liftoff code while its kernels are being
+// optimized: 250–350 ms for Mid in Chromium, against 45 ms once they are.
 package main

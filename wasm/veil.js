@@ -350,19 +350,15 @@ function tensorInflater() {
  * order; undefined if its header is not all in yet, null if it is unusable.
  */
 function deflateStreams(file, n) {
-  if (n < 8) return undefined;
-  const hn = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
-  if (hn > file.length - 8) return null;
-  if (n < 8 + hn) return undefined;
   try {
-    const h = veilHeader(file.subarray(0, 8 + hn));
-    if (!h) return null;
+    const h = veilHeader(file, n);
+    if (!h) return h;
     const streams = [];
     for (const [name, t] of Object.entries(h.header)) {
       if (!name.endsWith('.deflate')) continue;
       const [a, b] = t?.data_offsets ?? [];
-      if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 0 || b < a || 8 + hn + b > file.length) return null;
-      streams.push({ name, start: 8 + hn + a, end: 8 + hn + b });
+      if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 0 || b < a || 8 + h.n + b > file.length) return null;
+      streams.push({ name, start: 8 + h.n + a, end: 8 + h.n + b });
     }
     return streams.sort((x, y) => x.start - y.start);
   } catch {
@@ -402,11 +398,15 @@ async function preDigest(file) {
   }
 }
 
-/** veilHeader parses a .veil (safetensors) file's header: {n, header}, or null. */
-function veilHeader(file) {
-  if (file.length < 8) return null;
+/**
+ * veilHeader parses a .veil (safetensors) file's header: {n, header}, or
+ * null; undefined while the header is not all in the first have bytes.
+ */
+function veilHeader(file, have = file.length) {
+  if (have < 8) return have < file.length ? undefined : null;
   const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
   if (n > file.length - 8) return null;
+  if (have < 8 + n) return undefined;
   const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n)));
   return header && typeof header === 'object' ? { n, header } : null;
 }
