@@ -263,30 +263,37 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     assert.deepEqual(second.warnings, []);
     check(second, 'second load');
 
-    // Flip one byte of the stored file.
-    const corrupted = await page.evaluate(() => new Promise((resolve, reject) => {
-      const open = indexedDB.open('veil', 1);
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const db = open.result;
-        const tx = db.transaction('models', 'readwrite');
-        const store = tx.objectStore('models');
-        const key = new URL('models/mobilenet_v2.veil', document.baseURI).href;
-        const get = store.get(key);
-        get.onsuccess = () => {
-          const entry = get.result;
-          if (!entry) return reject(new Error(`no cache entry for ${key}`));
-          entry.bytes[entry.bytes.length >> 1] ^= 0x10;
-          store.put(entry, key);
-        };
-        tx.oncomplete = () => {
-          db.close();
-          resolve(true);
-        };
+    // rewriteEntry reads the stored entry (its bytes must be a Blob), flips
+    // one byte of the file if asked, and stores it back as a Blob or, with
+    // asArray, as a Uint8Array (what earlier builds wrote).
+    const rewriteEntry = (flip, asArray) => page.evaluate(async ([flip, asArray]) => {
+      const db = await new Promise((resolve, reject) => {
+        const open = indexedDB.open('veil', 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => resolve(open.result);
+      });
+      const key = new URL('models/mobilenet_v2.veil', document.baseURI).href;
+      const request = (r) => new Promise((resolve, reject) => {
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const entry = await request(db.transaction('models').objectStore('models').get(key));
+      if (!entry) throw new Error(`no cache entry for ${key}`);
+      if (!(entry.bytes instanceof Blob)) throw new Error(`the entry's bytes are a ${entry.bytes?.constructor?.name}, not a Blob`);
+      const bytes = new Uint8Array(await entry.bytes.arrayBuffer());
+      if (flip) bytes[bytes.length >> 1] ^= 0x10;
+      const tx = db.transaction('models', 'readwrite');
+      tx.objectStore('models').put({ ...entry, bytes: asArray ? bytes : new Blob([bytes]) }, key);
+      await new Promise((resolve, reject) => {
+        tx.oncomplete = resolve;
         tx.onerror = () => reject(tx.error);
-      };
-    }));
-    assert.ok(corrupted);
+      });
+      db.close();
+      return true;
+    }, [flip, asArray]);
+
+    // Flip one byte of the stored file.
+    assert.ok(await rewriteEntry(true, false));
     n = modelRequests();
     const third = await load();
     assert.equal(third.info.cached, false, 'the corrupted entry was used');
@@ -299,6 +306,15 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     const fourth = await load();
     assert.equal(fourth.info.cached, true, 'the entry was not replaced');
     assert.equal(modelRequests(), n);
+
+    // An entry an earlier build wrote, its bytes a Uint8Array, is still read.
+    assert.ok(await rewriteEntry(false, true));
+    n = modelRequests();
+    const older = await load();
+    assert.equal(older.info.cached, true, 'an entry holding a Uint8Array was not used');
+    assert.equal(modelRequests(), n);
+    assert.deepEqual(older.warnings, []);
+    check(older, 'from a Uint8Array entry');
 
     // cache: false neither reads nor writes.
     n = modelRequests();
