@@ -60,6 +60,16 @@ async function prepareSite() {
   if (!fs.existsSync(model)) throw new Error(`models/${MODEL}.veil is missing: run \`make models\``);
   fs.copyFileSync(model, path.join(models, `${MODEL}.veil`));
   fs.writeFileSync(path.join(web, 'blank.html'), '<!doctype html><meta charset="utf-8"><title>veil.js test</title>\n');
+  // veil's worker, counting the DecompressionStreams it makes: it answers
+  // "inflateCount?" with {inflateCount}, a message veil.js ignores.
+  fs.writeFileSync(path.join(web, 'count-inflates.js'), [
+    'const Original = globalThis.DecompressionStream;',
+    'let n = 0;',
+    'globalThis.DecompressionStream = class extends Original { constructor(f) { super(f); n++; } };',
+    'addEventListener("message", (e) => e.data === "inflateCount?" && postMessage({ inflateCount: n }));',
+    'await import("./veil.js");',
+    '',
+  ].join('\n'));
   fs.writeFileSync(path.join(web, 'images', 'notes.txt'), 'not an image\n');
   await run('go', ['build', '-trimpath', '-ldflags=-s', '-tags', 'veilfake', '-o', path.join(web, 'veil-fake.wasm'), './wasm'], {
     cwd: ROOT, env: { ...process.env, GOOS: 'js', GOARCH: 'wasm' },
@@ -365,7 +375,10 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString());
     const want = Object.keys(header).filter((k) => k.endsWith('.deflate')).length;
     const got = await inPage(async (url) => {
-      const Original = window.DecompressionStream;
+      // Count the DecompressionStreams made on the page, and in veil's
+      // worker, started from count-inflates.js instead (see prepareSite).
+      const { DecompressionStream: Original, Worker: OriginalWorker } = window;
+      const workers = [];
       let n = 0;
       window.DecompressionStream = class extends Original {
         constructor(format) {
@@ -373,17 +386,30 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
           n++;
         }
       };
+      window.Worker = class extends OriginalWorker {
+        constructor(script, opts) {
+          super(new URL('count-inflates.js', location.href), opts);
+          workers.push(this);
+        }
+      };
       try {
         const model = await window.veil.load(url, { cache: false });
         const top = (await model.classify(await (await fetch('/images/ref_b.png')).blob(), 1))[0];
+        const inWorker = await Promise.all(workers.map((w) => new Promise((resolve) => {
+          w.addEventListener('message', (e) => e.data?.inflateCount !== undefined && resolve(e.data.inflateCount));
+          w.postMessage('inflateCount?');
+        })));
         model.dispose();
-        return { n, top };
+        return { n, inWorker, top };
       } finally {
         window.DecompressionStream = Original;
+        window.Worker = OriginalWorker;
       }
     }, MODEL_URL);
     assert.ok(want > 10, `${MODEL}.veil has ${want} compressed tensors`);
     assert.equal(got.n, want, 'DecompressionStreams made on the page');
+    // One in the worker: veil.js's check, as it starts, that deflate-raw is supported.
+    assert.deepEqual(got.inWorker, [1], 'DecompressionStreams made in the worker (more: it inflated again what the page had)');
     const probs = expected.get(files.images.find((f) => path.basename(f) === 'ref_b.png'));
     assert.equal(got.top.className, CLASSES[probs.indexOf(Math.max(...probs))]);
   });

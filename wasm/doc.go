@@ -34,8 +34,9 @@
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
 //	             while the module compiled, once it saw that the cache
 //	             lacks them: the cache is not read again),
-//	             inflated: {names, sizes, data} (prefetched's compressed
-//	             tensors, inflated by veil.js), digests: [{at, patch,
+//	             inflated: {names, outputs} (prefetched's compressed
+//	             tensors, inflated by veil.js: outputs[i] is names[i]'s
+//	             bytes as an array of Uint8Arrays), digests: [{at, patch,
 //	             sha256}] (SHA-256 of prefetched with patch written at at,
 //	             hashed by veil.js; used for that exact message only)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}

@@ -184,10 +184,9 @@ func sha256InJS(src jsBytes, parts ...[]byte) [32]byte {
 }
 
 // modelReadOptions returns how openVeilFile reads a model file: taking the
-// tensors veil.js inflated ahead from inflated ({names, sizes, data}: the
-// outputs end to end, or undefined), and inflating the rest with
-// host.inflate (DecompressionStream) where veil.js provides it; the
-// checksum by sha256InJS.
+// tensors veil.js inflated ahead from inflated (see takeInflated; or
+// undefined), inflating the rest with host.inflate (DecompressionStream)
+// where veil.js provides it, and the checksum by sha256InJS.
 func modelReadOptions(src jsBytes, inflated js.Value) veilfile.ReadOptions {
 	inJS := hostHas("inflate")
 	sha := func(parts ...[]byte) [32]byte { return sha256InJS(src, parts...) }
@@ -207,33 +206,50 @@ func modelReadOptions(src jsBytes, inflated js.Value) veilfile.ReadOptions {
 }
 
 // takeInflated fills the jobs whose tensor inflated holds, at their exact
-// size, and returns the others.
+// size, and returns the others. inflated is {names, outputs}: outputs[i],
+// an array of Uint8Arrays, holds names[i] inflated, in pieces (veil.js
+// leaves them as DecompressionStream gave them, so as not to join them).
 func takeInflated(jobs []veilfile.Inflation, inflated js.Value) []veilfile.Inflation {
 	if inflated.Type() != js.TypeObject {
 		return jobs
 	}
-	names, sizes, data := inflated.Get("names"), inflated.Get("sizes"), inflated.Get("data")
-	u8 := js.Global().Get("Uint8Array")
-	if names.Type() != js.TypeObject || sizes.Type() != js.TypeObject || !data.InstanceOf(u8) || names.Length() != sizes.Length() {
+	names, outputs := inflated.Get("names"), inflated.Get("outputs")
+	array := js.Global().Get("Array")
+	if !names.InstanceOf(array) || !outputs.InstanceOf(array) || names.Length() != outputs.Length() {
 		return jobs
 	}
-	at := map[string][2]int{} // name -> offset, size in data
-	off := 0
+	u8 := js.Global().Get("Uint8Array")
+	type output struct {
+		pieces []js.Value
+		size   int
+	}
+	at := make(map[string]output, names.Length())
 	for i := range names.Length() {
-		name, size := names.Index(i), sizes.Index(i)
-		if name.Type() != js.TypeString || size.Type() != js.TypeNumber || size.Int() < 0 {
+		name, pieces := names.Index(i), outputs.Index(i)
+		if name.Type() != js.TypeString || !pieces.InstanceOf(array) {
 			return jobs
 		}
-		at[name.String()] = [2]int{off, size.Int()}
-		off += size.Int()
-	}
-	if off != data.Length() {
-		return jobs
+		o := output{pieces: make([]js.Value, pieces.Length())}
+		for k := range o.pieces {
+			p := pieces.Index(k)
+			if !p.InstanceOf(u8) {
+				return jobs
+			}
+			o.pieces[k] = p
+			o.size += p.Length()
+		}
+		at[name.String()] = o
 	}
 	var rest []veilfile.Inflation
 	for _, j := range jobs {
-		if a, ok := at[j.Name]; ok && a[1] == len(j.Dst) && js.CopyBytesToGo(j.Dst, data.Call("subarray", a[0], a[0]+a[1])) == len(j.Dst) {
-			continue
+		if o, ok := at[j.Name]; ok && o.size == len(j.Dst) {
+			off := 0
+			for _, p := range o.pieces {
+				off += js.CopyBytesToGo(j.Dst[off:], p)
+			}
+			if off == len(j.Dst) {
+				continue
+			}
 		}
 		rest = append(rest, j)
 	}

@@ -20,9 +20,8 @@ func TestTakeInflated(t *testing.T) {
 	}
 	arr := func(xs ...any) js.Value { return js.ValueOf(xs) }
 	pre := js.ValueOf(map[string]any{
-		"names": arr("a.deflate", "b.deflate", "c.deflate"),
-		"sizes": arr(3, 2, 4),
-		"data":  u8([]byte("AAABBCCCC")),
+		"names":   arr("a.deflate", "b.deflate", "c.deflate"),
+		"outputs": arr(arr(u8([]byte("AA")), u8([]byte("A"))), arr(u8([]byte("BB"))), arr(u8([]byte("CCCC")))),
 	})
 	jobs := []veilfile.Inflation{
 		{Name: "a.deflate", Dst: make([]byte, 3)},
@@ -42,10 +41,12 @@ func TestTakeInflated(t *testing.T) {
 	for _, bad := range []js.Value{
 		js.Undefined(),
 		js.Null(),
-		js.ValueOf(map[string]any{"names": arr("a.deflate"), "sizes": arr(3), "data": u8([]byte("AAAA"))}),     // sizes do not add up
-		js.ValueOf(map[string]any{"names": arr("a.deflate"), "sizes": arr(-1), "data": u8(nil)}),               // negative size
-		js.ValueOf(map[string]any{"names": arr("a.deflate"), "sizes": arr(3), "data": arr(65, 65, 65)}),        // not a Uint8Array
-		js.ValueOf(map[string]any{"names": arr("a.deflate", "x"), "sizes": arr(3), "data": u8([]byte("AAA"))}), // lengths differ
+		js.ValueOf(map[string]any{"names": arr("a.deflate"), "outputs": u8([]byte("AAA"))}),                   // outputs not an array
+		js.ValueOf(map[string]any{"names": arr("a.deflate"), "outputs": arr(u8([]byte("AAA")))}),              // an output not an array of pieces
+		js.ValueOf(map[string]any{"names": arr("a.deflate"), "outputs": arr(arr(u8([]byte("AA")), arr(65)))}), // a piece not a Uint8Array
+		js.ValueOf(map[string]any{"names": arr("a.deflate", "x"), "outputs": arr(arr(u8([]byte("AAA"))))}),    // lengths differ
+		js.ValueOf(map[string]any{"names": arr(7), "outputs": arr(arr(u8([]byte("AAA"))))}),                   // a name not a string
+		js.ValueOf(map[string]any{"names": "a.deflate", "outputs": arr(arr(u8([]byte("AAA"))))}),              // names not an array
 	} {
 		jobs := []veilfile.Inflation{{Name: "a.deflate", Dst: make([]byte, 3)}}
 		if rest := takeInflated(jobs, bad); len(rest) != 1 || !bytes.Equal(jobs[0].Dst, make([]byte, 3)) {

@@ -242,9 +242,9 @@ const host = {
     // One after another: in Chromium that is faster than all at once.
     for (let i = 0, start = 0, at = 0; i < ends.length; start = ends[i], at += sizes[i], i++) {
       try {
-        const out = await inflateRaw(src.subarray(start, ends[i]), sizes[i]);
-        if (out.length !== sizes[i]) throw new Error(`inflates to ${out.length} bytes, want ${sizes[i]}`);
-        data.set(out, at);
+        const { chunks, n } = await inflateRaw(src.subarray(start, ends[i]), sizes[i]);
+        if (n !== sizes[i]) throw new Error(`inflates to ${n} bytes, want ${sizes[i]}`);
+        for (let k = 0, to = at; k < chunks.length; to += chunks[k].length, k++) data.set(chunks[k], to);
       } catch (err) {
         return { failed: i, error: String(err?.message ?? err) };
       }
@@ -256,16 +256,29 @@ const host = {
   sha256: !IS_NODE && globalThis.crypto?.subtle ? async (data) => new Uint8Array(await crypto.subtle.digest('SHA-256', data)) : undefined,
 };
 
-/** inflateRaw inflates one raw DEFLATE stream, refusing more than limit bytes. */
+/**
+ * inflateRaw inflates one raw DEFLATE stream, refusing more than limit
+ * bytes. It resolves to {chunks, n}: the output as DecompressionStream gave
+ * it, n bytes in all, left in pieces because joining them would cost a copy
+ * into new memory (the engine copies each piece where it goes).
+ */
 async function inflateRaw(src, limit) {
   // Written straight in: a Blob's stream would go through the browser process.
   const ds = new DecompressionStream('deflate-raw');
   const writer = ds.writable.getWriter();
   writer.write(src).catch(() => {});
   writer.close().catch(() => {});
-  const out = await readStream(ds.readable.getReader(), limit);
-  if (!out) throw new Error(`inflates to more than ${limit} bytes`);
-  return out;
+  const reader = ds.readable.getReader();
+  const chunks = [];
+  for (let n = 0; ;) {
+    const { done, value } = await reader.read();
+    if (done) return { chunks, n };
+    if ((n += value.length) > limit) {
+      reader.cancel().catch(() => {});
+      throw new Error(`inflates to more than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
 }
 
 /**
@@ -310,8 +323,8 @@ function concat(chunks, n) {
  * the file arrives: arrived(file, n) says its first n bytes are in, and
  * starts inflating each stream those bytes complete, one after another;
  * result(file) inflates the rest once the whole file is in, and resolves to
- * {names, sizes, data} (the outputs end to end) for load's opts.inflated,
- * or to null. The header is trusted only for where the streams are: the
+ * {names, outputs} for load's opts.inflated (outputs[i]: names[i] inflated,
+ * an array of Uint8Array pieces, see inflateRaw), or to null. The header is trusted only for where the streams are: the
  * engine checks the file, and takes an output only at the size the model
  * needs.
  */
@@ -323,7 +336,8 @@ function tensorInflater() {
     if (streams === undefined) streams = deflateStreams(file, n);
     while (streams && next < streams.length && streams[next].end <= n) {
       const { start, end } = streams[next++];
-      chain = chain.then((outs) => inflateRaw(file.subarray(start, end), 16 * (end - start) + 64).then((o) => [...outs, o])); // veilfile.MaxInflation
+      // 16x: veilfile.MaxInflation.
+      chain = chain.then((outs) => inflateRaw(file.subarray(start, end), 16 * (end - start) + 64).then((o) => (outs.push(o.chunks), outs)));
       chain.catch(() => {}); // result() sees a failure; until then it is not an unhandled rejection
     }
   };
@@ -334,9 +348,7 @@ function tensorInflater() {
         if (!HAS_DEFLATE_RAW) return null;
         arrived(file, file.length);
         if (!streams || next < streams.length) return null;
-        const outs = await chain;
-        const sizes = outs.map((o) => o.length);
-        return { names: streams.map((t) => t.name), sizes, data: concat(outs, sizes.reduce((x, y) => x + y, 0)) };
+        return { names: streams.map((t) => t.name), outputs: await chain };
       } catch {
         return null;
       }
@@ -516,7 +528,8 @@ class WorkerBackend {
     await this.ready;
     const { onProgress, onWarning, ...rest } = opts;
     const whole = (b) => b instanceof Uint8Array && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-    const transfer = [source, rest.prefetched, rest.inflated?.data].filter(whole).map((b) => b.buffer);
+    const arrays = [source, rest.prefetched, ...(rest.inflated?.outputs?.flat() ?? [])];
+    const transfer = [...new Set(arrays.filter(whole).map((b) => b.buffer))];
     return this.request('load', [source, rest], transfer, { onProgress, onWarning });
   }
 
