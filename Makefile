@@ -176,7 +176,8 @@ conformance: models
 # on the same images in one run, then both in headless Chromium (time to first
 # result, cold and warm; a batch's images/s); tables on stdout, build/bench.json.
 # BENCH_BROWSER=0 skips Chromium, BENCH_MODELS=a,b picks models, BENCH_BATCH=N
-# sizes the batch (see conformance/bench.mjs).
+# sizes the batch, BENCH_FIRST_REPEATS=N times each first result (default 3;
+# see conformance/bench.mjs).
 bench: models wasm e2e/node_modules/.ok
 	cd conformance && npm ci --no-audit --no-fund --silent
 	$(GO) run ./internal/testimages/dump -o build/testimages >/dev/null
