@@ -143,6 +143,8 @@ func (b *bridge) load(args []js.Value) any {
 	}
 
 	return newPromise(func() (any, error) {
+		gcOn := gcOff() // until the model is made (see loadGCPercent)
+		defer gcOn()
 		var (
 			m      *modelFile
 			data   []byte
@@ -277,6 +279,7 @@ func (b *bridge) load(args []js.Value) any {
 		// reason (the raw weights are collected before the runner's
 		// buffers are made).
 		data, fromBytes = nil, nil
+		gcOn()
 		runtime.GC()
 		m.classifier.Warm()
 		if store != nil {

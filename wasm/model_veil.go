@@ -4,7 +4,6 @@ package main
 
 import (
 	"io"
-	"runtime/debug"
 	"strconv"
 	"syscall/js"
 
@@ -25,7 +24,6 @@ func openVeilFile(src jsBytes, inflated js.Value) (*modelFile, error) {
 // openVeilStream is openVeilFile reading size bytes from r as it goes
 // (veilfile.ReadFrom), for a file veil.js opened in Node.
 func openVeilStream(r io.Reader, size int) (*modelFile, error) {
-	defer debug.SetGCPercent(debug.SetGCPercent(loadGCPercent))
 	q, meta, err := veilfile.ReadFrom(r, size)
 	if err != nil {
 		return nil, newError(codeBadModel, err, "not a usable .veil model file")
