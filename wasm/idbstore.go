@@ -167,21 +167,21 @@ func entryFromJS(v safejs.Value) storedEntry {
 		return e
 	}
 	e.Hash, _ = get(v, "hash").String()
-	bytes := get(v, "bytes")
+	file := get(v, "bytes")
 	if blob, _ := safejs.Global().Get("Blob"); blob.Type() == safejs.TypeFunction {
-		if ok, _ := bytes.InstanceOf(blob); ok {
+		if ok, _ := file.InstanceOf(blob); ok {
 			// A Blob is read asynchronously; a read that fails (its
 			// file gone) leaves an entry the cache drops.
-			p, err := bytes.Call("arrayBuffer")
+			p, err := file.Call("arrayBuffer")
 			if err != nil {
 				return storedEntry{}
 			}
-			if bytes, err = await(p); err != nil {
+			if file, err = await(p); err != nil {
 				return storedEntry{}
 			}
 		}
 	}
-	b, err := ownBytesFromJS(bytes)
+	b, err := ownBytesFromJS(file)
 	if err != nil {
 		return storedEntry{}
 	}
@@ -202,14 +202,14 @@ func (s *idbModelStore) put(ctx context.Context, url string, e modelcache.Entry,
 		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
 		js.CopyBytesToJS(u8, e.Data)
 	}
-	bytes := u8
+	file := u8
 	if blob := js.Global().Get("Blob"); blob.Type() == js.TypeFunction {
-		bytes = blob.New([]any{u8})
+		file = blob.New([]any{u8})
 	}
 	value := js.ValueOf(map[string]any{
 		"version": e.Version,
 		"hash":    e.Hash,
-		"bytes":   bytes,
+		"bytes":   file,
 		"size":    len(e.Data),
 		"stored":  js.Global().Get("Date").Call("now"),
 	})
