@@ -179,13 +179,26 @@ func (b *bridge) load(args []js.Value) any {
 			c := b.cache // a copy, so Verify can keep the model it parses
 			prefetched, inflated := option(opts, "prefetched"), js.Undefined()
 			noCache := option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool()
+			// veil.js may have read the cache's entry itself ({version,
+			// hash} in cached, its file in prefetched): the cache checks
+			// it as any entry, and a download replaces it if it fails.
+			cached := option(opts, "cached")
+			fromPage := prefetched.Type() == js.TypeObject && cached.Type() == js.TypeObject
 			if s, ok := c.Store.(*idbModelStore); ok {
-				c.Store = loadStore{s, &known}
-				if prefetched.Type() == js.TypeObject && !noCache {
+				ls := loadStore{idbModelStore: s, known: &known}
+				switch {
+				case fromPage:
+					e, err := entryFromPage(cached, prefetched, option(opts, "digests"))
+					if err != nil {
+						return nil, err
+					}
+					ls.page, inflated = &e, option(opts, "inflated")
+				case prefetched.Type() == js.TypeObject && !noCache:
 					// The cache is not read (Absent), so open it now for the
 					// store; see below.
 					dbOpen = s.openAhead()
 				}
+				c.Store = ls
 			}
 			c.SHA256 = func(data []byte) [32]byte { return sha256InJS(known.of(data), data) }
 			// veil.js may have downloaded the file while the module compiled,
@@ -213,9 +226,11 @@ func (b *bridge) load(args []js.Value) any {
 				StoreLater: true,
 				// veil.js downloads ahead only once it has seen that the
 				// cache lacks the file.
-				Absent: prefetched.Type() == js.TypeObject,
+				Absent: prefetched.Type() == js.TypeObject && !fromPage,
 				Fetch: func(context.Context) ([]byte, error) {
-					if prefetched.Type() == js.TypeObject {
+					// What veil.js inflated belongs to its bytes only.
+					inflated = js.Undefined()
+					if prefetched.Type() == js.TypeObject && !fromPage {
 						if data, err := ownBytesFromJS(safe(prefetched)); err == nil {
 							inflated = option(opts, "inflated")
 							data.digests = digestsFromJS(option(opts, "digests"), data.data)

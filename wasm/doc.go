@@ -33,7 +33,10 @@
 //	             onWarning(message), returnBytes: bool,
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
 //	             while the module compiled, once it saw that the cache
-//	             lacks them: the cache is not read again),
+//	             lacks them: the cache is not read again; or, with cached,
+//	             the file of the cache's entry, read by veil.js),
+//	             cached: {version, hash} (the entry prefetched came from:
+//	             checked as any entry, replaced by a download if it fails),
 //	             inflated: {names, outputs} (prefetched's compressed
 //	             tensors, inflated by veil.js: outputs[i] is names[i]'s
 //	             bytes as an array of Uint8Arrays), digests: [{at, patch,

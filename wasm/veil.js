@@ -808,8 +808,8 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   }
 
   if (!has('Worker')) throw new VeilError('veil: this environment has no Web Workers; load with {worker: false}', 'VEIL_BAD_INPUT');
-  // veil.wasm is requested once the model is (or once the cache may hold
-  // it), at most 100 ms later: while the module compiles, this thread is
+  // veil.wasm is requested once the model is (or once the cache's entry is
+  // found), at most 100 ms later: while the module compiles, this thread is
   // too busy to see the cache lookup end (in Chromium ~350 ms, against ~30
   // alone), which held the model's download back.
   let requested;
@@ -820,7 +820,7 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
     const pre = await prefetch; // the workers start meanwhile
-    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests }) });
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests, cached: pre.cached }) });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
@@ -842,18 +842,21 @@ function openCache() {
 }
 
 /**
- * cacheMayHave resolves to false if the cache surely lacks url, as soon as
- * it knows: a database that is being created holds nothing (committing its
- * creation can take a few hundred ms in a new browser profile). On any
- * doubt it resolves to true, and the engine looks for itself.
+ * cacheEntry looks up url in the IndexedDB cache, as soon as it can:
+ * resolves to false if the cache surely lacks it (a database that is being
+ * created holds nothing; committing its creation can take a few hundred ms
+ * in a new browser profile), to {version, hash, file} if it holds an entry
+ * whose file is a Blob (wasm/idbstore.go), and to null on any doubt (the
+ * engine then reads the cache itself). Reading the entry costs little here:
+ * its file stays in the Blob until asked for.
  */
-function cacheMayHave(url) {
+function cacheEntry(url) {
   return new Promise((resolve) => {
     let req;
     try {
       req = indexedDB.open(IDB_NAME, 1);
     } catch {
-      return resolve(true);
+      return resolve(null);
     }
     req.onupgradeneeded = () => {
       req.result.createObjectStore(IDB_STORE);
@@ -862,40 +865,55 @@ function cacheMayHave(url) {
     req.onsuccess = () => {
       const db = req.result;
       try {
-        const count = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).count(url);
-        count.onsuccess = () => resolve(count.result > 0);
-        count.onerror = () => resolve(true);
+        const get = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).get(url);
+        get.onsuccess = () => {
+          const v = get.result;
+          if (v === undefined) return resolve(false);
+          const ok = v && v.bytes instanceof Blob && Number.isSafeInteger(v.version) && typeof v.hash === 'string';
+          resolve(ok ? { version: v.version, hash: v.hash, file: v.bytes } : null);
+        };
+        get.onerror = () => resolve(null);
       } catch {
-        resolve(true);
+        resolve(null);
       } finally {
-        db.close(); // once the count is done
+        db.close(); // once the read is done
       }
     };
-    req.onerror = req.onblocked = () => resolve(true);
+    req.onerror = req.onblocked = () => resolve(null);
   });
 }
 
 /**
- * prefetchModel downloads the model at url while veil.wasm compiles, so
- * that the two overlap, unless the cache may hold it (the engine then reads
- * the cache, and checks it), inflates its tensors as they arrive
- * (tensorInflater) and hashes it (preDigest). onRequested() is called once
- * the request is out, or once there will be none. Resolves to {data, inflated, digests}, or to null: the cache
- * may have them, or the download failed (the engine then fetches the model
- * itself, and reports what went wrong).
+ * prefetchModel gets the model at url ready while veil.wasm compiles: it
+ * reads the cache's entry for url, or else downloads the file, inflates
+ * its tensors (as they arrive: tensorInflater) and hashes it (preDigest).
+ * onRequested() is called once the request is out, or once there will be
+ * none. Resolves to {data, inflated, digests, cached} (cached: the entry's
+ * {version, hash}, when data is the cache's entry, which the engine then
+ * checks as it checks any entry), or to null: the cache may have the file
+ * but veil.js could not read it, or the download failed (the engine then
+ * looks or fetches itself, and reports what went wrong).
  */
 async function prefetchModel(url, useCache, onProgress, onRequested) {
   try {
-    if (useCache && globalThis.indexedDB && (await cacheMayHave(url))) return null;
-    const response = fetch(url);
-    onRequested();
-    const res = await response;
-    if (!res.ok) return null;
+    const entry = useCache && globalThis.indexedDB ? await cacheEntry(url) : false;
+    if (entry === null || (entry && entry.file.size > MAX_MODEL_BYTES)) return null;
     const inflater = tensorInflater();
-    const { data } = await host.read(res, MAX_MODEL_BYTES, onProgress, inflater.arrived);
-    if (!data) return null;
+    let data, cached;
+    if (entry) {
+      onRequested();
+      data = new Uint8Array(await entry.file.arrayBuffer());
+      cached = { version: entry.version, hash: entry.hash };
+    } else {
+      const response = fetch(url);
+      onRequested();
+      const res = await response;
+      if (!res.ok) return null;
+      ({ data } = await host.read(res, MAX_MODEL_BYTES, onProgress, inflater.arrived));
+      if (!data) return null;
+    }
     const [inflated, digests] = await Promise.all([inflater.result(data), preDigest(data)]);
-    return { data, inflated, digests };
+    return { data, inflated, digests, cached };
   } catch {
     return null;
   } finally {
