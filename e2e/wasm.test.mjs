@@ -370,16 +370,15 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     assert.ok(res.distinct > 1, 'the images are not told apart');
   });
 
-  test('the page inflates each compressed tensor once, as the model downloads', { timeout: LONG }, async () => {
+  test('the page inflates each compressed tensor once, as the model downloads or comes from the cache', { timeout: LONG }, async () => {
     const file = fs.readFileSync(path.join(site.models, `${MODEL}.veil`));
     const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString());
     const want = Object.keys(header).filter((k) => k.endsWith('.deflate')).length;
-    const got = await inPage(async (url) => {
+    const loads = await inPage(async (url) => {
       // Count the DecompressionStreams made on the page, and in veil's
       // worker, started from count-inflates.js instead (see prepareSite).
       const { DecompressionStream: Original, Worker: OriginalWorker } = window;
-      const workers = [];
-      let n = 0;
+      let workers, n;
       window.DecompressionStream = class extends Original {
         constructor(format) {
           super(format);
@@ -392,26 +391,37 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
           workers.push(this);
         }
       };
-      try {
-        const model = await window.veil.load(url, { cache: false });
-        const top = (await model.classify(await (await fetch('/images/ref_b.png')).blob(), 1))[0];
+      const image = await (await fetch('/images/ref_b.png')).blob();
+      const loadOnce = async (opts) => {
+        workers = [];
+        n = 0;
+        const model = await window.veil.load(url, opts);
+        const top = (await model.classify(image, 1))[0];
         const inWorker = await Promise.all(workers.map((w) => new Promise((resolve) => {
           w.addEventListener('message', (e) => e.data?.inflateCount !== undefined && resolve(e.data.inflateCount));
           w.postMessage('inflateCount?');
         })));
         model.dispose();
-        return { n, inWorker, top };
+        return { opts, cached: model.info.cached, n, inWorker, top };
+      };
+      try {
+        await window.veil.clearCache(url);
+        // Downloaded without the cache, downloaded into it, read from it.
+        return [await loadOnce({ cache: false }), await loadOnce({}), await loadOnce({})];
       } finally {
         window.DecompressionStream = Original;
         window.Worker = OriginalWorker;
       }
     }, MODEL_URL);
     assert.ok(want > 10, `${MODEL}.veil has ${want} compressed tensors`);
-    assert.equal(got.n, want, 'DecompressionStreams made on the page');
-    // One in the worker: veil.js's check, as it starts, that deflate-raw is supported.
-    assert.deepEqual(got.inWorker, [1], 'DecompressionStreams made in the worker (more: it inflated again what the page had)');
+    assert.deepEqual(loads.map((l) => l.cached), [false, false, true], 'loads from the cache');
     const probs = expected.get(files.images.find((f) => path.basename(f) === 'ref_b.png'));
-    assert.equal(got.top.className, CLASSES[probs.indexOf(Math.max(...probs))]);
+    for (const [i, got] of loads.entries()) {
+      assert.equal(got.n, want, `load ${i + 1}: DecompressionStreams made on the page`);
+      // One in the worker: veil.js's check, as it starts, that deflate-raw is supported.
+      assert.deepEqual(got.inWorker, [1], `load ${i + 1}: DecompressionStreams made in the worker (more: it inflated again what the page had)`);
+      assert.equal(got.top.className, CLASSES[probs.indexOf(Math.max(...probs))], `load ${i + 1}`);
+    }
   });
 
   // In the browser, veil.js inflates with DecompressionStream (host.inflate

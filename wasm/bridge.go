@@ -179,19 +179,15 @@ func (b *bridge) load(args []js.Value) any {
 			c := b.cache // a copy, so Verify can keep the model it parses
 			prefetched, inflated := option(opts, "prefetched"), js.Undefined()
 			noCache := option(opts, "cache").Type() == js.TypeBoolean && !option(opts, "cache").Bool()
-			// veil.js may have read the cache's entry itself ({version,
-			// hash} in cached, its file in prefetched): the cache checks
-			// it as any entry, and a download replaces it if it fails.
-			cached := option(opts, "cached")
-			fromPage := prefetched.Type() == js.TypeObject && cached.Type() == js.TypeObject
 			if s, ok := c.Store.(*idbModelStore); ok {
 				ls := loadStore{idbModelStore: s, known: &known}
-				switch {
-				case fromPage:
-					e, err := entryFromPage(cached, prefetched, option(opts, "digests"))
-					if err != nil {
-						return nil, err
-					}
+				switch cached := option(opts, "cached"); {
+				case cached.Type() == js.TypeObject:
+					// veil.js read the cache's entry itself (its file in a
+					// Uint8Array): the cache checks it as any entry, and a
+					// download replaces it if it fails.
+					e := entryFromJS(safe(cached))
+					e.digests = digestsFromJS(option(opts, "digests"), e.data)
 					ls.page, inflated = &e, option(opts, "inflated")
 				case prefetched.Type() == js.TypeObject && !noCache:
 					// The cache is not read (Absent), so open it now for the
@@ -226,11 +222,11 @@ func (b *bridge) load(args []js.Value) any {
 				StoreLater: true,
 				// veil.js downloads ahead only once it has seen that the
 				// cache lacks the file.
-				Absent: prefetched.Type() == js.TypeObject && !fromPage,
+				Absent: prefetched.Type() == js.TypeObject,
 				Fetch: func(context.Context) ([]byte, error) {
 					// What veil.js inflated belongs to its bytes only.
 					inflated = js.Undefined()
-					if prefetched.Type() == js.TypeObject && !fromPage {
+					if prefetched.Type() == js.TypeObject {
 						if data, err := ownBytesFromJS(safe(prefetched)); err == nil {
 							inflated = option(opts, "inflated")
 							data.digests = digestsFromJS(option(opts, "digests"), data.data)

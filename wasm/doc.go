@@ -33,15 +33,15 @@
 //	             onWarning(message), returnBytes: bool,
 //	             prefetched: Uint8Array (the URL's bytes, fetched by veil.js
 //	             while the module compiled, once it saw that the cache
-//	             lacks them: the cache is not read again; or, with cached,
-//	             the file of the cache's entry, read by veil.js),
-//	             cached: {version, hash} (the entry prefetched came from:
-//	             checked as any entry, replaced by a download if it fails),
-//	             inflated: {names, outputs} (prefetched's compressed
+//	             lacks them: the cache is not read again),
+//	             cached: {version, hash, bytes: Uint8Array} (the cache's
+//	             entry, read by veil.js in its place: checked as any
+//	             entry, replaced by a download if it fails),
+//	             inflated: {names, outputs} (that file's compressed
 //	             tensors, inflated by veil.js: outputs[i] is names[i]'s
 //	             bytes as an array of Uint8Arrays), digests: [{at, patch,
-//	             sha256}] (SHA-256 of prefetched with patch written at at,
-//	             hashed by veil.js; used for that exact message only)}
+//	             sha256}] (SHA-256 of that file with patch written at at,
+//	             hashed by veil.js; used for those exact bytes only)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
 //	classify(id, input, topk) -> Promise<[{className, probability}]>
 //	    input: {bytes: Uint8Array} (an encoded image) or

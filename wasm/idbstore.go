@@ -119,7 +119,7 @@ func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry)
 type loadStore struct {
 	*idbModelStore
 	known *jsOrigins
-	page  *storedEntry // the entry veil.js read for this load, if it did: Get returns it
+	page  *storedEntry // the entry veil.js read for this load, if it did (opts.cached): Get returns it
 }
 
 func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool, error) {
@@ -137,26 +137,6 @@ func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool,
 		s.known.add(e.jsBytes)
 	}
 	return modelcache.Entry{Version: e.Version, Hash: e.Hash, Data: e.data}, ok, err
-}
-
-// entryFromPage is the entry veil.js read from the store: cached holds its
-// {version, hash}, file its file's bytes, and digests what veil.js hashed
-// of them (see digestsFromJS). Anything malformed in cached gives an entry
-// with Version 0, which the cache drops; file must be bytes.
-func entryFromPage(cached, file, digests js.Value) (storedEntry, error) {
-	b, err := ownBytesFromJS(safe(file))
-	if err != nil {
-		return storedEntry{}, err
-	}
-	b.digests = digestsFromJS(digests, b.data)
-	e := storedEntry{jsBytes: b}
-	if v := cached.Get("version"); v.Type() == js.TypeNumber {
-		e.Version = v.Int()
-	}
-	if h := cached.Get("hash"); h.Type() == js.TypeString {
-		e.Hash = h.String()
-	}
-	return e, nil
 }
 
 func (s loadStore) Put(ctx context.Context, url string, e modelcache.Entry) error {

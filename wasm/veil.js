@@ -224,11 +224,11 @@ const host = {
       progress(data.length);
       return { data };
     }
-    const data = await readStream(res.body.getReader(), limit, (n, buf) => {
+    const read = await readPieces(res.body.getReader(), limit, (n, buf) => {
       progress(n);
       if (buf) onArrived?.(buf, n);
     }, total);
-    return data ? { data } : { tooLarge: limit + 1 };
+    return read ? { data: concat(read.chunks, read.n) } : { tooLarge: limit + 1 };
   },
 
   /**
@@ -268,33 +268,26 @@ async function inflateRaw(src, limit) {
   const writer = ds.writable.getWriter();
   writer.write(src).catch(() => {});
   writer.close().catch(() => {});
-  const reader = ds.readable.getReader();
-  const chunks = [];
-  for (let n = 0; ;) {
-    const { done, value } = await reader.read();
-    if (done) return { chunks, n };
-    if ((n += value.length) > limit) {
-      reader.cancel().catch(() => {});
-      throw new Error(`inflates to more than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
+  const out = await readPieces(ds.readable.getReader(), limit);
+  if (!out) throw new Error(`inflates to more than ${limit} bytes`);
+  return out;
 }
 
 /**
- * readStream reads a stream to its end into one Uint8Array, calling
- * onChunk(bytes so far, buf) after each chunk; past limit bytes it cancels
- * the stream and resolves to null. Given the size to expect, it reads into
- * one buffer of that size (buf, which holds the bytes so far; null once
- * more arrive than expected, when it goes on in chunks).
+ * readPieces reads a stream to its end and resolves to {chunks, n}: n bytes
+ * in all, in the pieces the stream gave (concat joins them); it calls
+ * onChunk(bytes so far, buf) after each chunk, and past limit bytes it
+ * cancels the stream and resolves to null. Given the size to expect, it
+ * reads into one buffer of that size (buf, which holds the bytes so far;
+ * null once more arrive than expected, when it goes on in pieces).
  */
-async function readStream(reader, limit, onChunk, expect = 0) {
+async function readPieces(reader, limit, onChunk, expect = 0) {
   let buf = expect > 0 && expect <= limit ? new Uint8Array(expect) : null;
   const chunks = [];
   let n = 0;
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return buf ? buf.subarray(0, n) : concat(chunks, n);
+    if (done) return { chunks: buf ? [buf.subarray(0, n)] : chunks, n };
     if (n + value.length > limit) {
       reader.cancel().catch(() => {});
       return null;
@@ -310,6 +303,7 @@ async function readStream(reader, limit, onChunk, expect = 0) {
   }
 }
 
+/** concat joins pieces of n bytes in all into one Uint8Array (a piece alone is returned as it is). */
 function concat(chunks, n) {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(n);
@@ -324,9 +318,9 @@ function concat(chunks, n) {
  * starts inflating each stream those bytes complete, one after another;
  * result(file) inflates the rest once the whole file is in, and resolves to
  * {names, outputs} for load's opts.inflated (outputs[i]: names[i] inflated,
- * an array of Uint8Array pieces, see inflateRaw), or to null. The header is trusted only for where the streams are: the
- * engine checks the file, and takes an output only at the size the model
- * needs.
+ * an array of Uint8Array pieces, see inflateRaw), or to null. The header is
+ * trusted only for where the streams are: the engine checks the file, and
+ * takes an output only at the size the model needs.
  */
 function tensorInflater() {
   let streams; // [{name, start, end}] in file order; undefined until the header is in, null if unusable
@@ -528,7 +522,7 @@ class WorkerBackend {
     await this.ready;
     const { onProgress, onWarning, ...rest } = opts;
     const whole = (b) => b instanceof Uint8Array && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-    const arrays = [source, rest.prefetched, ...(rest.inflated?.outputs?.flat() ?? [])];
+    const arrays = [source, rest.prefetched, rest.cached?.bytes, ...(rest.inflated?.outputs?.flat() ?? [])];
     const transfer = [...new Set(arrays.filter(whole).map((b) => b.buffer))];
     return this.request('load', [source, rest], transfer, { onProgress, onWarning });
   }
@@ -820,7 +814,7 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   const backends = Array.from({ length: nWorkers }, () => new WorkerBackend(assets, module));
   try {
     const pre = await prefetch; // the workers start meanwhile
-    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...(pre && { prefetched: pre.data, inflated: pre.inflated, digests: pre.digests, cached: pre.cached }) });
+    const first = await backends[0].load(src, { ...goOpts, returnBytes: nWorkers > 1, ...pre });
     const slots = [{ backend: backends[0], id: first.id }];
     const rest = await Promise.all(backends.slice(1).map((b) => b.load(first.bytes.slice(), { cache: false })));
     rest.forEach((res, i) => slots.push({ backend: backends[i + 1], id: res.id }));
@@ -888,22 +882,22 @@ function cacheEntry(url) {
  * reads the cache's entry for url, or else downloads the file, inflates
  * its tensors (as they arrive: tensorInflater) and hashes it (preDigest).
  * onRequested() is called once the request is out, or once there will be
- * none. Resolves to {data, inflated, digests, cached} (cached: the entry's
- * {version, hash}, when data is the cache's entry, which the engine then
- * checks as it checks any entry), or to null: the cache may have the file
- * but veil.js could not read it, or the download failed (the engine then
- * looks or fetches itself, and reports what went wrong).
+ * none. Resolves to load's options for the engine: {prefetched, inflated,
+ * digests} for a download, {cached, inflated, digests} for the cache's
+ * entry (cached: the entry as stored, its file read into a Uint8Array,
+ * which the engine checks as any entry); or to null: the cache may have
+ * the file but veil.js could not read it, or the download failed (the
+ * engine then looks or fetches itself, and reports what went wrong).
  */
 async function prefetchModel(url, useCache, onProgress, onRequested) {
   try {
     const entry = useCache && globalThis.indexedDB ? await cacheEntry(url) : false;
     if (entry === null || (entry && entry.file.size > MAX_MODEL_BYTES)) return null;
     const inflater = tensorInflater();
-    let data, cached;
+    let data;
     if (entry) {
       onRequested();
       data = new Uint8Array(await entry.file.arrayBuffer());
-      cached = { version: entry.version, hash: entry.hash };
     } else {
       const response = fetch(url);
       onRequested();
@@ -913,7 +907,8 @@ async function prefetchModel(url, useCache, onProgress, onRequested) {
       if (!data) return null;
     }
     const [inflated, digests] = await Promise.all([inflater.result(data), preDigest(data)]);
-    return { data, inflated, digests, cached };
+    const got = entry ? { cached: { version: entry.version, hash: entry.hash, bytes: data } } : { prefetched: data };
+    return { ...got, inflated, digests };
   } catch {
     return null;
   } finally {
