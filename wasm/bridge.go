@@ -288,8 +288,9 @@ func (b *bridge) load(args []js.Value) any {
 		// packing the weights reuses that memory rather than growing the
 		// heap; pack them now, not in the first classify, for the same
 		// reason (the raw weights are collected before the runner's
-		// buffers are made).
-		data, fromBytes = nil, nil
+		// buffers are made). The store to come holds the file's
+		// JavaScript array, not these bytes (modelcache.Preparer).
+		data, fromBytes, known = nil, nil, nil
 		gcOn()
 		runtime.GC()
 		m.classifier.Warm()

@@ -41,7 +41,10 @@ type idbModelStore struct {
 	err  error // why the database could not be opened
 }
 
-var _ modelcache.Store = (*idbModelStore)(nil)
+var (
+	_ modelcache.Preparer = (*idbModelStore)(nil)
+	_ modelcache.Preparer = loadStore{}
+)
 
 // newIDBModelStore returns the store over globalThis.indexedDB, or nil if
 // this environment has none (Node).
@@ -111,7 +114,23 @@ func (s *idbModelStore) Get(ctx context.Context, url string) (modelcache.Entry, 
 }
 
 func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
-	return s.put(ctx, url, e, js.Undefined())
+	return s.Prepare(url, e)(ctx)
+}
+
+// Prepare copies e.Data into a JavaScript array now (modelcache.Preparer).
+func (s *idbModelStore) Prepare(url string, e modelcache.Entry) func(context.Context) error {
+	return s.prepare(url, e, js.Undefined())
+}
+
+// prepare is Prepare where u8 may already be e.Data's JavaScript array
+// (else it is undefined); the returned put holds u8, not e.Data.
+func (s *idbModelStore) prepare(url string, e modelcache.Entry, u8 js.Value) func(context.Context) error {
+	if u8.Type() != js.TypeObject {
+		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
+		js.CopyBytesToJS(u8, e.Data)
+	}
+	version, hash, size := e.Version, e.Hash, len(e.Data)
+	return func(ctx context.Context) error { return s.put(ctx, url, version, hash, u8, size) }
 }
 
 // loadStore is s for one load: the entries it reads, and the download it
@@ -140,7 +159,13 @@ func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool,
 }
 
 func (s loadStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
-	return s.put(ctx, url, e, s.known.of(e.Data).u8)
+	return s.Prepare(url, e)(ctx)
+}
+
+// Prepare takes the download's JavaScript array, which veil.js or
+// fetchModel filled, rather than copying it.
+func (s loadStore) Prepare(url string, e modelcache.Entry) func(context.Context) error {
+	return s.prepare(url, e, s.known.of(e.Data).u8)
 }
 
 // storedEntry is an entry as read, with its bytes' JavaScript array.
@@ -202,25 +227,22 @@ func entryFromJS(v safejs.Value) storedEntry {
 	return e
 }
 
-// put stores e; u8 is e.Data's JavaScript array, or undefined to copy e.Data.
-func (s *idbModelStore) put(ctx context.Context, url string, e modelcache.Entry, u8 js.Value) error {
+// put stores the entry {version, hash, bytes: file, size}; u8 holds the
+// file's size bytes.
+func (s *idbModelStore) put(ctx context.Context, url string, version int, hash string, u8 js.Value, size int) error {
 	txn, store, err := s.objectStore(ctx, idb.TransactionReadWrite)
 	if err != nil {
 		return err
-	}
-	if u8.Type() != js.TypeObject {
-		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
-		js.CopyBytesToJS(u8, e.Data)
 	}
 	file := u8
 	if blob := js.Global().Get("Blob"); blob.Type() == js.TypeFunction {
 		file = blob.New([]any{u8})
 	}
 	value := js.ValueOf(map[string]any{
-		"version": e.Version,
-		"hash":    e.Hash,
+		"version": version,
+		"hash":    hash,
 		"bytes":   file,
-		"size":    len(e.Data),
+		"size":    size,
 		"stored":  js.Global().Get("Date").Call("now"),
 	})
 	if _, err := store.PutKey(js.ValueOf(url), value); err != nil {

@@ -30,6 +30,17 @@ type Store interface {
 	Clear(ctx context.Context) error
 }
 
+// A Preparer is a Store that can take what it needs of an entry before it
+// stores it. For a download held back (Request.StoreLater), Load calls
+// Prepare at once, so that Result.Store holds what Prepare took and not
+// Data: the caller can let the download go while it puts the model to use
+// (in wasm, the model's buffers then reuse the file's memory rather than
+// growing the heap). A Store that is not a Preparer is handed Data later.
+type Preparer interface {
+	// Prepare returns the call that stores e at url.
+	Prepare(url string, e Entry) (put func(ctx context.Context) error)
+}
+
 // Source tells where Load found a model file.
 type Source int
 
@@ -141,19 +152,35 @@ func (c *Cache) Load(ctx context.Context, r Request) (Result, error) {
 	}
 	res := Result{Data: data, Hash: hash, Source: FromNetwork}
 	if useStore {
-		store := func() {
-			e := Entry{Version: EntryVersion, Hash: hash, Data: data}
-			if err := c.Store.Put(ctx, r.URL, e); err != nil {
-				c.warn(fmt.Errorf("model cache: cannot store %s (loading without cache): %w", r.URL, err))
-			}
-		}
+		e := Entry{Version: EntryVersion, Hash: hash, Data: data}
 		if r.StoreLater {
-			res.Store = store
-		} else {
-			store()
+			res.Store = c.storeLater(ctx, r.URL, e)
+		} else if err := c.Store.Put(ctx, r.URL, e); err != nil {
+			c.warn(storeError(r.URL, err))
 		}
 	}
 	return res, nil
+}
+
+// storeLater returns Result.Store for e. It holds neither c (whose Store
+// and Verify may hold the download) nor, from a Preparer, e.Data.
+func (c *Cache) storeLater(ctx context.Context, url string, e Entry) func() {
+	store, warn := c.Store, c.Warn
+	var put func(context.Context) error
+	if p, ok := store.(Preparer); ok {
+		put = p.Prepare(url, e)
+	} else {
+		put = func(ctx context.Context) error { return store.Put(ctx, url, e) }
+	}
+	return func() {
+		if err := put(ctx); err != nil && warn != nil {
+			warn(storeError(url, err))
+		}
+	}
+}
+
+func storeError(url string, err error) error {
+	return fmt.Errorf("model cache: cannot store %s (loading without cache): %w", url, err)
 }
 
 // lookup returns a verified entry for url, dropping one that fails a check.

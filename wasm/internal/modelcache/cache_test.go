@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
+	"weak"
 )
 
 // A "model file" for these tests: the magic "MODEL" and any payload.
@@ -245,6 +248,36 @@ func TestLoadStoreLater(t *testing.T) {
 		if err != nil || res.Store != nil {
 			t.Errorf("store %v: %v, Store set %v", c.Store, err, res.Store != nil)
 		}
+	}
+}
+
+// preparingStore is a MemStore that takes its copy of an entry in Prepare.
+type preparingStore struct{ MemStore }
+
+func (p *preparingStore) Prepare(url string, e Entry) func(context.Context) error {
+	e.Data = append([]byte(nil), e.Data...)
+	return func(ctx context.Context) error { return p.Put(ctx, url, e) }
+}
+
+// A download stored later by a Preparer is not kept alive until then.
+func TestLoadStoreLaterLetsTheDownloadGo(t *testing.T) {
+	s := &preparingStore{}
+	c, warns := newCache(s)
+	data := append([]byte("MODEL "), make([]byte, 1<<16)...)
+	downloaded := weak.Make(unsafe.SliceData(data))
+	fetch := func(context.Context) ([]byte, error) { return data, nil }
+	res, err := c.Load(context.Background(), Request{URL: url, StoreLater: true, Fetch: fetch})
+	if err != nil || res.Store == nil {
+		t.Fatalf("load: %v, Store set %v", err, res.Store != nil)
+	}
+	data, res.Data, fetch = nil, nil, nil
+	runtime.GC()
+	if downloaded.Value() != nil {
+		t.Error("Result.Store keeps the download alive")
+	}
+	res.Store()
+	if e, ok := s.Entry(url); !ok || len(e.Data) != 6+1<<16 || s.Puts != 1 || len(*warns) != 0 {
+		t.Errorf("stored %v (%d bytes), %d puts, warnings %v", ok, len(e.Data), s.Puts, *warns)
 	}
 }
 
