@@ -2,7 +2,8 @@
 // (TF.js wasm backend with SIMD, one thread, and the pure-JS cpu backend) on
 // the same images, each engine in a child process of one run so that peak RSS
 // is its own; then both in headless Chromium (conformance/browserbench.mjs):
-// time to first result, cold and warm, and images/second on a batch. It
+// time to first result, cold and warm, with the page's peak memory, and
+// images/second on a batch. It
 // prints tables and writes build/bench.json, with the machine they ran on and
 // the sizes a page downloads (engine wasm, model files).
 //
@@ -142,7 +143,7 @@ function machine() {
   return { cpu, cores: cpus().length, pinnedCPU: process.env.BENCH_CPU ?? null, node: process.version, go, chromium: chromiumVersion() };
 }
 
-const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? "-" : v.toFixed(d));
+const fmt = (v, d = 1) => (v == null || Number.isNaN(v) ? "-" : v.toFixed(d));
 
 function nodeBench(models) {
   const native = nativeResults(flags.native);
@@ -177,11 +178,14 @@ function browserBench(models) {
   if (r.status !== 0) throw new Error(`browserbench.mjs exited with status ${r.status}`);
   const out = JSON.parse(r.stdout.trim().split("\n").pop());
 
-  const first = ["| model | engine | load | script ms | engine ready ms | model loaded ms | first classify ms | first result ms | vs nsfwjs | every run, ms | served MB | from cache |", "|---|---|---|---|---|---|---|---|---|---|---|---|"];
+  const first = ["| model | engine | load | script ms | engine ready ms | model loaded ms | first classify ms | first result ms | vs nsfwjs | every run, ms | served MB | from cache | renderer peak MB (over blank) | vs nsfwjs |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"];
+  // The median of every run's renderer peak, less the blank page's.
+  const peakOver = (f) => median(out.firstRuns.filter((x) => x.model === f.model && x.engine === f.engine && x.load === f.load).map((x) => x.peakMB)) - out.blankPeakMB;
   for (const f of out.first) {
     const ns = out.first.find((x) => x.model === f.model && x.engine === "nsfwjs" && x.load === f.load);
     const cache = f.engine === "veil" ? (f.cached ? "model: IndexedDB" : "no") : f.served.notModified === f.served.requests ? "HTTP (all 304)" : "no";
-    first.push(`| ${f.model} | ${f.engine} | ${f.load} | ${fmt(f.importMs, 0)} | ${fmt(f.engineMs, 0)} | ${fmt(f.loadMs, 0)} | ${fmt(f.classifyMs, 0)} | ${fmt(f.firstResultMs, 0)} | ${fmt(f.firstResultMs / ns.firstResultMs, 2)}x | ${f.runsMs.map((ms) => fmt(ms, 0)).join(" / ")} | ${fmt(f.served.bytes / 1e6)} | ${cache} |`);
+    const mem = out.blankPeakMB == null ? "- | -" : `+${fmt(peakOver(f), 0)} | ${fmt(peakOver(f) / peakOver(ns), 2)}x`;
+    first.push(`| ${f.model} | ${f.engine} | ${f.load} | ${fmt(f.importMs, 0)} | ${fmt(f.engineMs, 0)} | ${fmt(f.loadMs, 0)} | ${fmt(f.classifyMs, 0)} | ${fmt(f.firstResultMs, 0)} | ${fmt(f.firstResultMs / ns.firstResultMs, 2)}x | ${f.runsMs.map((ms) => fmt(ms, 0)).join(" / ")} | ${fmt(f.served.bytes / 1e6)} | ${cache} | ${mem} |`);
   }
   const thr = [`| model | engine | images | ms | images/s | vs nsfwjs 1 thread |`, "|---|---|---|---|---|---|"];
   for (const b of out.batch) {
@@ -190,7 +194,7 @@ function browserBench(models) {
   }
   const img = out.firstImage;
   const tables = [
-    `Time to first result, headless Chromium: ms since navigation start at each step (scripts imported; engine ready: veil's wasm, worker and first model bytes (from the cache: the whole model, so it equals model loaded), nsfwjs's tfjs-wasm backend; model loaded, for nsfwjs after its warm-up prediction), then the first classify of ${img.name} (${img.w}x${img.h}). Cold: a fresh profile; warm: the same profile after a browser restart. Each engine ran ${out.firstRuns.length / Math.max(1, out.first.length)} times, the two taking turns; the row is the run with the median first result, and its ratio is against nsfwjs's median.`,
+    `Time to first result, headless Chromium: ms since navigation start at each step (scripts imported; engine ready: veil's wasm, worker and first model bytes (from the cache: the whole model, so it equals model loaded), nsfwjs's tfjs-wasm backend; model loaded, for nsfwjs after its warm-up prediction), then the first classify of ${img.name} (${img.w}x${img.h}). Cold: a fresh profile; warm: the same profile after a browser restart. Each engine ran ${out.firstRuns.length / Math.max(1, out.first.length)} times, the two taking turns; the row is the run with the median first result, and its ratio is against nsfwjs's median. Renderer peak: the median over the runs of the peak resident memory of the page's renderer process (page and workers), less that of the same page without an engine (${fmt(out.blankPeakMB, 0)} MB, median of ${out.blankPeaksMB?.length ?? 0}).`,
     first.join("\n"),
   ];
   if (out.batch.length) tables.push(`Throughput, headless Chromium, batch of ${out.batchImages} (veil: classifyBatch over its worker pool; nsfwjs: classify one after another):`, thr.join("\n"));

@@ -6,7 +6,7 @@
 //   node conformance/browserbench.mjs [--models a,b] [--batch N] [--parts first,batch] [--repeats N] [--dump DIR]
 //
 // Progress goes to stderr, one JSON line to stdout:
-//   {chromium, first: [row...], firstRuns: [row...], batch: [row...]}
+//   {chromium, blankPeakMB, blankPeaksMB, first: [row...], firstRuns: [row...], batch: [row...]}
 //
 // Time to first result: navigation start to the first classification's
 // result, by performance.now() in the page. Each engine is measured
@@ -21,6 +21,13 @@
 // tools/serve does; Chromium may then also reuse the wasm code it compiled).
 // nsfwjs has no cache of its own: its model is the HTTP cache's.
 //
+// Memory: each first result also reads the peak resident memory (VmHWM,
+// Linux's /proc) of the page's renderer process, which runs the page and
+// its workers, and the same for a page that loads no engine ("none",
+// measured --repeats times before the models): Chromium's own code and
+// heaps count in every renderer, so what an engine costs is its peak less
+// the blank page's.
+//
 // Batch: veil.classifyBatch with a pool of 1 and of 2 workers, against nsfwjs
 // classifying the same images one after another on one thread, and on
 // tfjs-wasm's threads (2, on a cross-origin isolated page).
@@ -30,7 +37,7 @@
 // conformance/node_modules, /images/ the raw test images, /bench/ the page.
 // Chromium runs as in e2e/harness.js: no host but 127.0.0.1 resolves.
 import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -142,8 +149,40 @@ function launch(profile) {
   });
 }
 
-/** measure loads the bench page with cfg in a fresh tab and returns its result and what the server sent. */
-async function measure(context, server, cfg, timeoutMs) {
+/**
+ * rendererPeakMB returns the largest peak resident memory (VmHWM, MB) among
+ * the renderer processes of the Chromium running on profile, but for its
+ * browser UI's: that is the page under test with its workers (the others
+ * are a blank first tab and a spare). null without Linux's /proc.
+ */
+function rendererPeakMB(profile) {
+  let pids;
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  let peak = null;
+  for (const pid of pids) {
+    try {
+      // Chromium rewrites a renderer's argv as one line: split on spaces too.
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+      if (!args.includes('--type=renderer') || !args.includes(`--user-data-dir=${profile}`) || args.includes('--top-chrome-webui')) continue;
+      const kb = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB$/m)?.[1]);
+      if (kb > 0) peak = Math.max(peak ?? 0, kb / 1024);
+    } catch {
+      // the process has ended
+    }
+  }
+  return peak;
+}
+
+/**
+ * measure loads the bench page with cfg in a fresh tab and returns its
+ * result, what the server sent, and (given the context's profile) the
+ * renderer's peak memory.
+ */
+async function measure(context, server, cfg, timeoutMs, profile) {
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && logs.push(m.text()));
@@ -156,7 +195,7 @@ async function measure(context, server, cfg, timeoutMs) {
     const timeout = new Promise((_, fail) => { timer = setTimeout(() => fail(new Error(`no result within ${timeoutMs / 1000} s`)), timeoutMs); });
     const result = await Promise.race([page.evaluate(() => window.benchDone), timeout]).finally(() => clearTimeout(timer));
     const served = Object.fromEntries(Object.keys(before).map((k) => [k, server.stats[k] - before[k]]));
-    return { ...result, served };
+    return { ...result, served, peakMB: profile ? rendererPeakMB(profile) : null };
   } catch (err) {
     throw new Error(`${cfg.engine} ${cfg.model} ${cfg.mode}: ${err.message}${logs.length ? `\npage said:\n  ${logs.join('\n  ')}` : ''}`);
   } finally {
@@ -181,7 +220,7 @@ async function firstResult(server, images, engine, model) {
       const context = await launch(profile);
       try {
         // The persistent context's first tab is left alone: measure opens its own.
-        const r = await measure(context, server, cfg, 10 * 60_000);
+        const r = await measure(context, server, cfg, 10 * 60_000, profile);
         rows.push({
           model, engine, load,
           importMs: r.t.imported,
@@ -189,6 +228,7 @@ async function firstResult(server, images, engine, model) {
           loadMs: r.t.loaded,
           classifyMs: r.t.result - r.t.pixels,
           firstResultMs: r.t.result,
+          peakMB: r.peakMB,
           top: r.top.className,
           ...r.info,
           served: r.served,
@@ -201,6 +241,21 @@ async function firstResult(server, images, engine, model) {
     rmSync(profile, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** blankPeakMB is the renderer's peak memory for the bench page without an engine, in a fresh profile. */
+async function blankPeakMB(server) {
+  const profile = mkdtempSync(join(tmpdir(), 'veil-bench-profile-'));
+  try {
+    const context = await launch(profile);
+    try {
+      return (await measure(context, server, { engine: 'none', mode: 'first' }, 60_000, profile)).peakMB;
+    } finally {
+      await context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
 }
 
 /** batches measures every batch configuration of one model in one browser. */
@@ -269,6 +324,13 @@ async function main() {
   const server = await serve(flags.dump);
   const out = { chromium: chromiumVersion(), firstImage: images.first, batchImages: images.batch.length, first: [], firstRuns: [], batch: [] };
   try {
+    if (flags.parts.includes('first')) {
+      process.stderr.write(`bench: chromium, the bench page without an engine (${repeats} runs)\n`);
+      const blank = [];
+      for (let run = 0; run < repeats; run++) blank.push(await blankPeakMB(server));
+      out.blankPeaksMB = blank;
+      out.blankPeakMB = blank.includes(null) ? null : [...blank].sort((a, b) => a - b)[(blank.length - 1) >> 1];
+    }
     for (const model of flags.models.split(',')) {
       for (let run = 0; run < (flags.parts.includes('first') ? repeats : 0); run++) {
         for (const engine of run % 2 ? ['nsfwjs', 'veil'] : ['veil', 'nsfwjs']) {

@@ -1,10 +1,11 @@
 // bench-page.js runs one measurement in the bench page, as told by the JSON
 // in the URL's hash (conformance/browserbench.mjs writes it):
 //
-//   {engine: "veil"|"nsfwjs", mode: "first"|"batch", model, nsfwjsOptions,
+//   {engine: "veil"|"nsfwjs"|"none", mode: "first"|"batch", model, nsfwjsOptions,
 //    workers, threads, images: [{name, w, h}]}
 //
-// "first" classifies images[0] once: the time to first result. "batch"
+// "first" classifies images[0] once: the time to first result. Engine
+// "none" loads nothing: the page's own memory, to set the others against. "batch"
 // classifies one image to warm up, then all of images: veil with
 // classifyBatch over its worker pool, nsfwjs one after another (it has no
 // batch call). Images are raw RGB from build/testimages made into ImageData,
@@ -100,4 +101,4 @@ async function run() {
   return { t, info: engine.info, n: imgs.length, ms, top: results.map((r) => r[0].className) };
 }
 
-window.benchDone = run();
+window.benchDone = cfg.engine === 'none' ? Promise.resolve({ t: {}, info: {} }) : run();
