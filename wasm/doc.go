@@ -73,12 +73,29 @@
 // loops became functions of their own. The load path also leaves byte
 // loops to assembly (the weights' -128 scan is bytes.IndexByte). The first
 // classify runs mostly in Liftoff code while its kernels are being
-// optimized: 250–380 ms for Mid in Chromium, against 45 ms once they are.
+// optimized: 250–380 ms for Mid in Chromium, against 45 ms once they are
+// (a forward pass forced at the end of the load took 192 ms, and the
+// classify after it 45). Their optimization only starts in that classify,
+// when they first run, and takes 10–90 ms of a core per kernel; all told,
+// a cold Mid load in Chromium spent ~1.8 s of CPU in TurboFan, on a
+// 2-core machine. Running each kernel the model uses on small made-up
+// tensors right after its header is read (so that they would be optimized
+// during the load) cost 72–85 ms, optimized only some of them before the
+// classify, queued the warm-up's own code for TurboFan too, and left the
+// classify at 270–290 ms: dropped.
 //
 // Memory touched for the first time is the other cost: ~3.3 ms per MB on
 // the bench VM, against ~0.07 ms per MB to copy within memory already in
 // use. So the load path avoids copies into new buffers: the cache entry is
 // a Blob (idbstore.go), veil.js hands over inflated tensors in the pieces
 // DecompressionStream gave (takeInflated), and the engine's own memory,
-// which never shrinks, is collected before the weights are packed.
+// which never shrinks, is collected before the weights are packed (a
+// download's cache write holds the file's JavaScript array, not the
+// engine's copy: modelcache.Preparer).
+//
+// Bytes over the network are the third: on the bench VM, headless Chromium
+// fetches from 127.0.0.1 at 70–100 ms per MB (5 MB: 280–410 ms; curl takes
+// 4–10 ms), whether or not the HTTP cache stores the response; veil.wasm is
+// 5.1 MB of it (1.4 MB gzipped, which a server that compresses sends:
+// compileStreaming then took 160–285 ms against 180–680).
 package main
