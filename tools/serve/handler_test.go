@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
@@ -409,5 +410,79 @@ func TestServeOverHTTP(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != 404 {
 		t.Errorf("/..%%2fsecret.js: status %d, want 404", resp2.StatusCode)
+	}
+}
+
+func TestGzip(t *testing.T) {
+	h := newTestHandler(t)
+	gz := http.Header{"Accept-Encoding": {"gzip, deflate, br"}}
+	w := do(h, "GET", "/veil.wasm", gz)
+	if w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" || w.Header().Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("status %d, Content-Encoding %q, Vary %q", w.Code, w.Header().Get("Content-Encoding"), w.Header().Get("Vary"))
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err := io.ReadAll(zr); err != nil || string(body) != "\x00asm\x01\x00\x00\x00" {
+		t.Errorf("gunzipped %q, %v", body, err)
+	}
+	// The two representations have their own ETags, and each revalidates.
+	etag := w.Header().Get("ETag")
+	plain := do(h, "GET", "/veil.wasm", nil)
+	if plain.Header().Get("Content-Encoding") != "" || plain.Body.String() != "\x00asm\x01\x00\x00\x00" || plain.Header().Get("Vary") != "Accept-Encoding" {
+		t.Errorf("without Accept-Encoding: Content-Encoding %q, body %q", plain.Header().Get("Content-Encoding"), plain.Body.String())
+	}
+	if etag == "" || etag == plain.Header().Get("ETag") {
+		t.Errorf("ETags %q (gzip) and %q (identity)", etag, plain.Header().Get("ETag"))
+	}
+	if w := do(h, "GET", "/veil.wasm", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {etag}}); w.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match on the gzip: status %d, want 304", w.Code)
+	}
+	// A changed file is compressed again.
+	p := filepath.Join(h.dir, "veil.wasm")
+	if err := os.WriteFile(p, []byte("\x00asm\x01\x00\x00\x00 v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	zr, err = gzip.NewReader(do(h, "GET", "/veil.wasm", gz).Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(zr); string(body) != "\x00asm\x01\x00\x00\x00 v2" {
+		t.Errorf("after a change: %q", body)
+	}
+	// Models are deflated already; images are compressed.
+	for _, path := range []string{"/models/mobilenet_v2.veil"} {
+		if w := do(h, "GET", path, gz); w.Header().Get("Content-Encoding") != "" || w.Header().Get("Vary") != "" {
+			t.Errorf("%s: Content-Encoding %q, Vary %q", path, w.Header().Get("Content-Encoding"), w.Header().Get("Vary"))
+		}
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                     false,
+		"gzip":                 true,
+		"GZIP":                 true,
+		"deflate, gzip;q=0.5":  true,
+		"br, gzip ; q=1.0":     true,
+		"gzip;q=0":             false,
+		"gzip;q=0.000":         false,
+		"*":                    true,
+		"*;q=0":                false,
+		"gzip;q=0, *":          false,
+		"identity":             false,
+		"br":                   false,
+		"gzip;q=bad":           false,
+		"x-gzip":               true,
+		"deflate;q=1, *;q=0.1": true,
+		"compress, gzipx, gzi": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
 	}
 }

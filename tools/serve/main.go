@@ -16,6 +16,10 @@
 //     picked up at once while an unchanged one costs a 304.
 //   - Model responses carry Repr-Digest (RFC 9530), the file's SHA-256,
 //     which the page hands to the engine to validate its IndexedDB copy.
+//   - Text and WebAssembly go gzipped to a client that accepts it (Vary:
+//     Accept-Encoding, an ETag of their own), compressed once per version
+//     of the file: veil.wasm is 5.1 MB, 1.4 MB gzipped. Models are sent as
+//     they are (their tensors are deflated already).
 package main
 
 import (
