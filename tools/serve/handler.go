@@ -79,23 +79,42 @@ type Handler struct {
 	dir    string // the page: index.html, app.js, veil.wasm, ...
 	models string // NAME.veil files; may not exist yet
 
-	mu      sync.Mutex
-	digests map[string]digest  // model file name -> its SHA-256, while unchanged
-	gzipped map[string]gzipped // page file name -> its gzip, while unchanged
+	digests fileMemo[[sha256.Size]byte] // model file name -> its SHA-256
+	gzipped fileMemo[[]byte]            // page file name -> its gzip
 }
 
-// gzipped is a page file's gzip, valid while its size and time stay.
-type gzipped struct {
-	size    int64
-	modTime time.Time
-	data    []byte
+// fileMemo keeps a value computed from a file, by name, while the file's
+// size and modification time stay.
+type fileMemo[T any] struct {
+	mu sync.Mutex
+	m  map[string]memo[T]
 }
 
-// digest is a model file's SHA-256, valid while its size and time stay.
-type digest struct {
+type memo[T any] struct {
 	size    int64
 	modTime time.Time
-	sum     [sha256.Size]byte
+	v       T
+}
+
+// get returns the value kept for name if st still matches, else compute's.
+func (c *fileMemo[T]) get(name string, st fs.FileInfo, compute func() (T, error)) (T, error) {
+	c.mu.Lock()
+	e, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && e.size == st.Size() && e.modTime.Equal(st.ModTime()) {
+		return e.v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]memo[T]{}
+	}
+	c.m[name] = memo[T]{size: st.Size(), modTime: st.ModTime(), v: v}
+	c.mu.Unlock()
+	return v, nil
 }
 
 // NewHandler returns a Handler for the page in dir and the models in models.
@@ -108,7 +127,7 @@ func NewHandler(dir, models string) (*Handler, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("page directory %s: not a directory", dir)
 	}
-	return &Handler{dir: dir, models: models, digests: map[string]digest{}, gzipped: map[string]gzipped{}}, nil
+	return &Handler{dir: dir, models: models}, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -217,49 +236,32 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, dir, name, c
 // modelDigest returns the SHA-256 of the open model file f, hashing it only
 // when it is new or has changed since last time, and leaves f at offset 0.
 func (h *Handler) modelDigest(name string, st fs.FileInfo, f io.ReadSeeker) ([sha256.Size]byte, error) {
-	h.mu.Lock()
-	d, ok := h.digests[name]
-	h.mu.Unlock()
-	if ok && d.size == st.Size() && d.modTime.Equal(st.ModTime()) {
-		return d.sum, nil
-	}
-	hash := sha256.New()
-	if _, err := io.Copy(hash, f); err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	d = digest{size: st.Size(), modTime: st.ModTime()}
-	hash.Sum(d.sum[:0])
-	h.mu.Lock()
-	h.digests[name] = d
-	h.mu.Unlock()
-	return d.sum, nil
+	return h.digests.get(name, st, func() (sum [sha256.Size]byte, err error) {
+		hash := sha256.New()
+		if _, err = io.Copy(hash, f); err != nil {
+			return sum, err
+		}
+		if _, err = f.Seek(0, io.SeekStart); err != nil {
+			return sum, err
+		}
+		return [sha256.Size]byte(hash.Sum(nil)), nil
+	})
 }
 
 // gzip returns the gzip of the open page file f, compressing it only when it
 // is new or has changed since last time.
 func (h *Handler) gzip(name string, st fs.FileInfo, f io.Reader) ([]byte, error) {
-	h.mu.Lock()
-	g, ok := h.gzipped[name]
-	h.mu.Unlock()
-	if ok && g.size == st.Size() && g.modTime.Equal(st.ModTime()) {
-		return g.data, nil
-	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if _, err := io.Copy(zw, f); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	g = gzipped{size: st.Size(), modTime: st.ModTime(), data: buf.Bytes()}
-	h.mu.Lock()
-	h.gzipped[name] = g
-	h.mu.Unlock()
-	return g.data, nil
+	return h.gzipped.get(name, st, func() ([]byte, error) {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if _, err := io.Copy(zw, f); err != nil {
+			return nil, err
+		}
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	})
 }
 
 // acceptsGzip reports whether an Accept-Encoding header value allows gzip:
