@@ -93,7 +93,12 @@ async function readNodeWasm(pathOrURL) {
   const file = await open(nodePath(String(pathOrURL)), 'r');
   try {
     const { size } = await file.stat();
-    const bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 33 << 20)), 0, size);
+    let bytes;
+    try {
+      bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 33 << 20)), 0, size);
+    } catch {
+      bytes = new Uint8Array(size); // no room for the large reservation (a 32-bit or capped address space)
+    }
     for (let at = 0; at < size; ) {
       const { bytesRead } = await file.read(bytes, at, size - at, at);
       if (bytesRead === 0) throw new Error(`${pathOrURL}: ${size - at} bytes missing`);
