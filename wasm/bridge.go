@@ -289,7 +289,7 @@ func (b *bridge) load(args []js.Value) any {
 		// heap; pack them now, not in the first classify, for the same
 		// reason (the raw weights are collected before the runner's
 		// buffers are made). The store to come holds the file's
-		// JavaScript array, not these bytes (modelcache.Preparer).
+		// JavaScript array, not these bytes (modelcache.Store.Put).
 		data, fromBytes, known = nil, nil, nil
 		gcOn()
 		runtime.GC()

@@ -91,7 +91,7 @@
 // DecompressionStream gave (takeInflated), and the engine's own memory,
 // which never shrinks, is collected before the weights are packed (a
 // download's cache write holds the file's JavaScript array, not the
-// engine's copy: modelcache.Preparer).
+// engine's copy: modelcache.Store.Put).
 //
 // Bytes over the network are the third: on the bench VM, headless Chromium
 // fetches from 127.0.0.1 at 70–100 ms per MB (5 MB: 280–410 ms; curl takes

@@ -42,8 +42,8 @@ type idbModelStore struct {
 }
 
 var (
-	_ modelcache.Preparer = (*idbModelStore)(nil)
-	_ modelcache.Preparer = loadStore{}
+	_ modelcache.Store = (*idbModelStore)(nil)
+	_ modelcache.Store = loadStore{}
 )
 
 // newIDBModelStore returns the store over globalThis.indexedDB, or nil if
@@ -113,18 +113,14 @@ func (s *idbModelStore) Get(ctx context.Context, url string) (modelcache.Entry, 
 	return modelcache.Entry{Version: e.Version, Hash: e.Hash, Data: e.data}, ok, err
 }
 
-func (s *idbModelStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
-	return s.Prepare(url, e)(ctx)
+// Put copies e.Data into a JavaScript array now (modelcache.Store).
+func (s *idbModelStore) Put(url string, e modelcache.Entry) func(context.Context) error {
+	return s.putFrom(url, e, js.Undefined())
 }
 
-// Prepare copies e.Data into a JavaScript array now (modelcache.Preparer).
-func (s *idbModelStore) Prepare(url string, e modelcache.Entry) func(context.Context) error {
-	return s.prepare(url, e, js.Undefined())
-}
-
-// prepare is Prepare where u8 may already be e.Data's JavaScript array
-// (else it is undefined); the returned put holds u8, not e.Data.
-func (s *idbModelStore) prepare(url string, e modelcache.Entry, u8 js.Value) func(context.Context) error {
+// putFrom is Put where u8 may already be e.Data's JavaScript array (else
+// it is undefined); the returned call holds u8, not e.Data.
+func (s *idbModelStore) putFrom(url string, e modelcache.Entry, u8 js.Value) func(context.Context) error {
 	if u8.Type() != js.TypeObject {
 		u8 = js.Global().Get("Uint8Array").New(len(e.Data))
 		js.CopyBytesToJS(u8, e.Data)
@@ -158,14 +154,10 @@ func (s loadStore) Get(ctx context.Context, url string) (modelcache.Entry, bool,
 	return modelcache.Entry{Version: e.Version, Hash: e.Hash, Data: e.data}, ok, err
 }
 
-func (s loadStore) Put(ctx context.Context, url string, e modelcache.Entry) error {
-	return s.Prepare(url, e)(ctx)
-}
-
-// Prepare takes the download's JavaScript array, which veil.js or
-// fetchModel filled, rather than copying it.
-func (s loadStore) Prepare(url string, e modelcache.Entry) func(context.Context) error {
-	return s.prepare(url, e, s.known.of(e.Data).u8)
+// Put takes the download's JavaScript array, which veil.js or fetchModel
+// filled, rather than copying it.
+func (s loadStore) Put(url string, e modelcache.Entry) func(context.Context) error {
+	return s.putFrom(url, e, s.known.of(e.Data).u8)
 }
 
 // storedEntry is an entry as read, with its bytes' JavaScript array.

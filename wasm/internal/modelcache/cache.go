@@ -21,24 +21,18 @@ type Entry struct {
 }
 
 // Store holds entries by URL. Get returns ok=false, err=nil for a URL it
-// does not hold. Implementations must be safe for concurrent use: two
-// Loads may run at once.
+// does not hold. Put takes what it needs of e at once (a copy of its Data,
+// or whatever else holds those bytes) and returns the call that stores it,
+// which holds that rather than e.Data: for a download held back
+// (Request.StoreLater) the caller can let the download go while it puts the
+// model to use (in wasm, the model's buffers then reuse the file's memory
+// rather than grow the heap). Implementations must be safe for concurrent
+// use: two Loads may run at once.
 type Store interface {
 	Get(ctx context.Context, url string) (e Entry, ok bool, err error)
-	Put(ctx context.Context, url string, e Entry) error
+	Put(url string, e Entry) (store func(ctx context.Context) error)
 	Delete(ctx context.Context, url string) error
 	Clear(ctx context.Context) error
-}
-
-// A Preparer is a Store that can take what it needs of an entry before it
-// stores it. For a download held back (Request.StoreLater), Load calls
-// Prepare at once, so that Result.Store holds what Prepare took and not
-// Data: the caller can let the download go while it puts the model to use
-// (in wasm, the model's buffers then reuse the file's memory rather than
-// growing the heap). A Store that is not a Preparer is handed Data later.
-type Preparer interface {
-	// Prepare returns the call that stores e at url.
-	Prepare(url string, e Entry) (put func(ctx context.Context) error)
 }
 
 // Source tells where Load found a model file.
@@ -152,35 +146,26 @@ func (c *Cache) Load(ctx context.Context, r Request) (Result, error) {
 	}
 	res := Result{Data: data, Hash: hash, Source: FromNetwork}
 	if useStore {
-		e := Entry{Version: EntryVersion, Hash: hash, Data: data}
+		store := c.put(ctx, r.URL, Entry{Version: EntryVersion, Hash: hash, Data: data})
 		if r.StoreLater {
-			res.Store = c.storeLater(ctx, r.URL, e)
-		} else if err := c.Store.Put(ctx, r.URL, e); err != nil {
-			c.warn(storeError(r.URL, err))
+			res.Store = store
+		} else {
+			store()
 		}
 	}
 	return res, nil
 }
 
-// storeLater returns Result.Store for e. It holds neither c (whose Store
-// and Verify may hold the download) nor, from a Preparer, e.Data.
-func (c *Cache) storeLater(ctx context.Context, url string, e Entry) func() {
-	store, warn := c.Store, c.Warn
-	var put func(context.Context) error
-	if p, ok := store.(Preparer); ok {
-		put = p.Prepare(url, e)
-	} else {
-		put = func(ctx context.Context) error { return store.Put(ctx, url, e) }
-	}
+// put returns the call that stores e, reporting a failure to Warn. It holds
+// what Store.Put took, not c (whose Store and Verify may hold the download)
+// nor e.Data.
+func (c *Cache) put(ctx context.Context, url string, e Entry) func() {
+	store, warn := c.Store.Put(url, e), c.Warn
 	return func() {
-		if err := put(ctx); err != nil && warn != nil {
-			warn(storeError(url, err))
+		if err := store(ctx); err != nil && warn != nil {
+			warn(fmt.Errorf("model cache: cannot store %s (loading without cache): %w", url, err))
 		}
 	}
-}
-
-func storeError(url string, err error) error {
-	return fmt.Errorf("model cache: cannot store %s (loading without cache): %w", url, err)
 }
 
 // lookup returns a verified entry for url, dropping one that fails a check.

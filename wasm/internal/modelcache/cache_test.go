@@ -251,17 +251,9 @@ func TestLoadStoreLater(t *testing.T) {
 	}
 }
 
-// preparingStore is a MemStore that takes its copy of an entry in Prepare.
-type preparingStore struct{ MemStore }
-
-func (p *preparingStore) Prepare(url string, e Entry) func(context.Context) error {
-	e.Data = append([]byte(nil), e.Data...)
-	return func(ctx context.Context) error { return p.Put(ctx, url, e) }
-}
-
-// A download stored later by a Preparer is not kept alive until then.
+// A download stored later is not kept alive until then.
 func TestLoadStoreLaterLetsTheDownloadGo(t *testing.T) {
-	s := &preparingStore{}
+	s := &MemStore{}
 	c, warns := newCache(s)
 	data := append([]byte("MODEL "), make([]byte, 1<<16)...)
 	downloaded := weak.Make(unsafe.SliceData(data))

@@ -29,19 +29,21 @@ func (m *MemStore) Get(_ context.Context, url string) (Entry, bool, error) {
 	return e, ok, nil
 }
 
-func (m *MemStore) Put(_ context.Context, url string, e Entry) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.Puts++
-	if m.PutErr != nil {
-		return m.PutErr
-	}
-	if m.entries == nil {
-		m.entries = map[string]Entry{}
-	}
+func (m *MemStore) Put(url string, e Entry) func(context.Context) error {
 	e.Data = append([]byte(nil), e.Data...)
-	m.entries[url] = e
-	return nil
+	return func(context.Context) error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.Puts++
+		if m.PutErr != nil {
+			return m.PutErr
+		}
+		if m.entries == nil {
+			m.entries = map[string]Entry{}
+		}
+		m.entries[url] = e
+		return nil
+	}
 }
 
 func (m *MemStore) Delete(_ context.Context, url string) error {
