@@ -74,30 +74,21 @@ async function openNodeFile(pathOrURL) {
   }
 }
 
-async function readNodeFile(pathOrURL) {
-  const { readFile } = await import('node:fs/promises');
-  return new Uint8Array(await readFile(nodePath(String(pathOrURL))));
-}
-
 /**
- * readNodeWasm reads veil.wasm in Node into the start of an ArrayBuffer of
- * over 32 MB, the rest never touched (nor resident). glibc's malloc, once
- * it frees a block it had mapped on its own (128 KB to 32 MB), raises its
- * threshold to that size and from then on keeps memory that is freed
- * rather than returning it: veil.wasm's 5 MB, dropped once compiled, left
- * Node's peak RSS ~10 MB higher (Mid in `make bench`: 108 -> 97-99 MB). A
- * larger block leaves the threshold alone.
+ * readNodeFile reads a file in Node into a Uint8Array. Given reserve, the
+ * array starts an ArrayBuffer of at least that many bytes, the rest never
+ * touched (nor resident); see WASM_RESERVE.
  */
-async function readNodeWasm(pathOrURL) {
+async function readNodeFile(pathOrURL, reserve = 0) {
   const { open } = await import('node:fs/promises');
   const file = await open(nodePath(String(pathOrURL)), 'r');
   try {
     const { size } = await file.stat();
     let bytes;
     try {
-      bytes = new Uint8Array(new ArrayBuffer(Math.max(size, 33 << 20)), 0, size);
+      bytes = new Uint8Array(new ArrayBuffer(Math.max(size, reserve)), 0, size);
     } catch {
-      bytes = new Uint8Array(size); // no room for the large reservation (a 32-bit or capped address space)
+      bytes = new Uint8Array(size); // no room for the reservation (a 32-bit or capped address space)
     }
     for (let at = 0; at < size; ) {
       const { bytesRead } = await file.read(bytes, at, size - at, at);
@@ -110,6 +101,17 @@ async function readNodeWasm(pathOrURL) {
   }
 }
 
+/**
+ * WASM_RESERVE is the buffer veil.wasm is read into in Node: over 32 MB.
+ * glibc's malloc, once it frees a block it had mapped on its own (128 KB
+ * to 32 MB), raises its threshold to that size and from then on keeps
+ * memory that is freed rather than returning it: veil.wasm's 5 MB, dropped
+ * once compiled, left Node's peak RSS ~10 MB higher (Mid in `make bench`'s
+ * child, four alternating pairs: 107-108 -> 97.5-102 MB). A larger block
+ * leaves the threshold alone.
+ */
+const WASM_RESERVE = 33 << 20;
+
 /** nodePath is what Node's fs takes for a path or a file: URL string. */
 const nodePath = (p) => (p.startsWith('file:') ? new URL(p) : p);
 
@@ -119,7 +121,7 @@ function compileWasm(wasmURL) {
   if (!p) {
     p = (async () => {
       try {
-        if (IS_NODE && wasmURL.startsWith('file:')) return await WebAssembly.compile(await readNodeWasm(wasmURL));
+        if (IS_NODE && wasmURL.startsWith('file:')) return await WebAssembly.compile(await readNodeFile(wasmURL, WASM_RESERVE));
         const res = await fetch(wasmURL);
         if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
         if (WebAssembly.compileStreaming && res.headers.get('content-type')?.startsWith('application/wasm')) {
