@@ -94,7 +94,7 @@
 // engine's copy: modelcache.Store.Put).
 //
 // Bytes over the network are the third: on the bench VM, headless Chromium
-// fetches from 127.0.0.1 at 70–100 ms per MB (5 MB: 280–410 ms; curl takes
+// fetches from 127.0.0.1 at 55–130 ms per MB (5 MB: 280–410 ms; curl takes
 // 4–10 ms; with cache: 'no-store' 160–340 ms against 210–600); veil.wasm is
 // 5.1 MB of it (1.4 MB gzipped, which a server that compresses sends:
 // compileStreaming then took 160–285 ms against 180–680).

@@ -63,7 +63,7 @@ var contentTypes = map[string]string{
 
 // compressible are the page's types worth gzip: text, and WebAssembly
 // (veil.wasm's 5.1 MB are 1.4 MB gzipped; on the bench VM Chromium fetches
-// from this machine at 70-100 ms per MB). Model files are deflated already
+// from this machine at 55-130 ms per MB). Model files are deflated already
 // and images compressed.
 var compressible = map[string]bool{
 	".html": true, ".js": true, ".mjs": true, ".css": true, ".json": true,
