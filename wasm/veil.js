@@ -858,11 +858,17 @@ export async function load(source = new URL(DEFAULT_MODEL, HERE), options = {}) 
   }
 }
 
-/** openCache opens the IndexedDB cache, as wasm/idbstore.go lays it out. */
-function openCache() {
+/**
+ * openCache opens the IndexedDB cache, as wasm/idbstore.go lays it out;
+ * onCreate(), if given, is told as soon as this open is creating it.
+ */
+function openCache(onCreate) {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open(IDB_NAME, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(IDB_STORE);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(IDB_STORE);
+      onCreate?.();
+    };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
   });
@@ -879,18 +885,7 @@ function openCache() {
  */
 function cacheEntry(url) {
   return new Promise((resolve) => {
-    let req;
-    try {
-      req = indexedDB.open(IDB_NAME, 1);
-    } catch {
-      return resolve(null);
-    }
-    req.onupgradeneeded = () => {
-      req.result.createObjectStore(IDB_STORE);
-      resolve(false);
-    };
-    req.onsuccess = () => {
-      const db = req.result;
+    openCache(() => resolve(false)).then((db) => {
       try {
         const get = db.transaction(IDB_STORE, 'readonly').objectStore(IDB_STORE).get(url);
         get.onsuccess = () => {
@@ -905,8 +900,7 @@ function cacheEntry(url) {
       } finally {
         db.close(); // once the read is done
       }
-    };
-    req.onerror = req.onblocked = () => resolve(null);
+    }, () => resolve(null));
   });
 }
 
