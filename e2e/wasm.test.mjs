@@ -246,6 +246,23 @@ describe('veil.js in Chromium', { skip, timeout: 30 * 60_000 }, () => {
     }
   });
 
+  test('a model disposed as soon as it is loaded still leaves its download in the cache', { timeout: LONG }, async () => {
+    // Ending the worker mid-write would abort the write: dispose waits for it.
+    const loads = await inPage(async () => {
+      const { veil } = window;
+      await veil.clearCache();
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        const model = await veil.load('models/mobilenet_v2.veil');
+        out.push(model.info.cached);
+        model.dispose();
+        await new Promise((ok) => setTimeout(ok, 50)); // the worker ends
+      }
+      return out;
+    });
+    assert.deepEqual(loads, [false, true, true], 'loads from the cache');
+  });
+
   test('caches the model in IndexedDB and recovers from a corrupted entry', { timeout: LONG }, async () => {
     await inPage(() => window.veil.clearCache());
     const load = (opts = {}) => inPage(async (opts) => {

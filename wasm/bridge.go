@@ -303,7 +303,12 @@ func (b *bridge) load(args []js.Value) any {
 			// Wasm goroutines take turns, so this one starts the IndexedDB
 			// transaction once the Promise is resolved and before any other
 			// JavaScript runs: a later load's read still waits for it.
-			go store()
+			// stored settles once the write is done: veil.js's worker waits
+			// for it before it is ended, which would abort the write.
+			result.Set("stored", newPromise(func() (any, error) {
+				store()
+				return nil, nil
+			}))
 		}
 		return result, nil
 	})

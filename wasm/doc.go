@@ -23,7 +23,7 @@
 // Error. Rejections are Errors whose message starts with "veil: " and whose
 // code property is one of the codes in errors.go.
 //
-//	load(source, opts) -> Promise<{id, info, bytes?}>
+//	load(source, opts) -> Promise<{id, info, bytes?, stored?}>
 //	    source: Uint8Array (a model file), string (an absolute URL to fetch),
 //	            or, in Node, a file veil.js opened: {path, size,
 //	            readInto(chunk, position) -> bytes read} (nodeFile), read
@@ -43,6 +43,8 @@
 //	             sha256}] (SHA-256 of that file with patch written at at,
 //	             hashed by veil.js; used for those exact bytes only)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
+//	    stored: a Promise that settles once a download is written to the
+//	            cache (failures go to onWarning), if one is being written
 //	classify(id, input, topk) -> Promise<[{className, probability}]>
 //	    input: {bytes: Uint8Array} (an encoded image) or
 //	           {rgba: Uint8Array|Uint8ClampedArray, width, height} (canvas pixels)

@@ -592,6 +592,7 @@ function newVeilWorker() {
 /** serveWorker answers WorkerBackend's requests inside the worker. */
 function serveWorker() {
   let runtime = null; // Promise<Runtime>
+  const writes = []; // loads' cache writes (bridge.load's stored), awaited before the worker is ended
   globalThis.onmessage = async (e) => {
     const { call, op, args } = e.data;
     const post = (msg, transfer = []) => globalThis.postMessage({ call, ...msg }, transfer);
@@ -610,10 +611,17 @@ function serveWorker() {
           onProgress: (loaded, total) => post({ progress: [loaded, total] }),
           onWarning: (message) => post({ warning: message }),
         });
-        return post({ ok: true, value: res }, res.bytes ? [res.bytes.buffer] : []);
+        const { stored, ...value } = res;
+        if (stored) writes.push(stored);
+        return post({ ok: true, value }, value.bytes ? [value.bytes.buffer] : []);
       }
       if (op === 'classify') return post({ ok: true, value: await rt.call('classify', ...args) });
-      if (op === 'dispose') return post({ ok: true, value: rt.bridge.dispose(args[0]) });
+      if (op === 'dispose') {
+        // The page ends the worker once this is answered: not mid-write
+        // (but not held back for more than 10 s by a stuck one either).
+        await Promise.race([Promise.allSettled(writes), new Promise((ok) => setTimeout(ok, 10_000))]);
+        return post({ ok: true, value: rt.bridge.dispose(args[0]) });
+      }
       throw new VeilError(`veil: unknown worker request ${op}`);
     } catch (err) {
       const ve = asVeilError(err);
