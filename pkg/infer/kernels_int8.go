@@ -174,13 +174,23 @@ func QuantizeInput[T Activ](y []T, x []float32, aff []Affine, q QParams) {
 	if len(y) != len(x) {
 		panic("infer: QuantizeInput: bad shapes")
 	}
-	s, top := float64(q.Scale), float64(activTop[T]())
+	s, zero, top := float64(q.Scale), float64(q.Zero), float64(activTop[T]())
+	y = y[:len(x)]
 	for i, v := range x {
 		for _, a := range aff {
 			v = float32(v*a.Mul) + a.Add // no FMA, as AffineRef
 		}
-		r := math.Floor(float64(v)/s+0.5) + float64(q.Zero)
-		y[i] = T(min(max(r, 0), top))
+		r := math.Floor(float64(v)/s+0.5) + zero
+		// Comparisons, not min and max: those of floats are calls in Go's
+		// wasm code, and they were half this loop's time there. A NaN
+		// becomes 0.
+		if !(r > 0) {
+			r = 0
+		}
+		if r > top {
+			r = top
+		}
+		y[i] = T(r)
 	}
 }
 

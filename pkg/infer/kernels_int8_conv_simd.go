@@ -138,6 +138,7 @@ func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedC
 	y8, bytes := asBytes(y)
 	blk := len(pw.w) / len(pw.bias) * convChans // bytes per weight block
 	var acc [convPixels][convChans]int32
+	var tail [convPixels][convChans]uint16 // a partial last block's outputs, either width
 	for cb := 0; cb*convChans < cout; cb++ {
 		w := pw.w[cb*blk : (cb+1)*blk]
 		bias := (*[convChans]int32)(pw.bias[cb*convChans:])
@@ -160,6 +161,27 @@ func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedC
 			}
 			_ = y16[p0*cout+cb*convChans+convChans-1]
 			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, (*requantConsts)(unsafe.Pointer(k)), (*uint8)(unsafe.Pointer(&y16[p0*cout+cb*convChans])), y1, 1)
+			continue
+		}
+		if k, kw := rq.vectorTail(cb*convChans, cout), rq.wideTail(cb*convChans, cout); k != nil && bytes || kw != nil && !bytes {
+			// The last, partial block: all 16 lanes into tail (dotPairs
+			// stores whole blocks, which would run into the next pixel),
+			// then the real ones into y.
+			wide := 0
+			if !bytes {
+				k, wide = (*requantConsts)(unsafe.Pointer(kw)), 1
+			}
+			t := (*[convPixels][2 * convChans]uint8)(unsafe.Pointer(&tail))
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &t[0][0], &t[1][0], wide)
+			n := cout - cb*convChans
+			for j := range np {
+				at := (p0+j)*cout + cb*convChans
+				if bytes {
+					copy(y8[at:][:n], t[j][:n])
+				} else {
+					copy(asWide(y)[at:][:n], tail[j][:n])
+				}
+			}
 			continue
 		}
 		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil, 0)

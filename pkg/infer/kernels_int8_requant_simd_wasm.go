@@ -30,11 +30,28 @@ type requantConsts struct {
 type requantVectors []requantConsts
 
 func newRequantVectors(r *Requant) requantVectors {
-	v := make(requantVectors, len(r.Mult)/16)
+	v := make(requantVectors, (len(r.Mult)+15)/16)
 	for b := range v {
-		v[b] = newRequantConsts(r, r.Mult[16*b:][:16])
+		v[b] = newRequantConsts(r, blockMults(r.Mult, b))
 	}
 	return v
+}
+
+// blockMults is the 16 multipliers of block b of mult. A last, partial
+// block (Cout = 24, 72, 120 in MobileNetV2Mid) is padded with copies of its
+// last channel's, which leave the block's shared shift as it was: the
+// conv kernel requantizes it whole into scratch and keeps the real lanes
+// (vectorTail), where the scalar loop took a tenth of Mid's time in wasm.
+func blockMults(mult []Multiplier, b int) []Multiplier {
+	m := mult[16*b:]
+	if len(m) >= 16 {
+		return m[:16]
+	}
+	p := make([]Multiplier, 16)
+	for i := range p {
+		p[i] = m[min(i, len(m)-1)]
+	}
+	return p
 }
 
 // newRequantConsts returns the constants of one block, with shift 0 if the
@@ -97,6 +114,16 @@ func requant16(out *uint8, outStride int, acc *int32, accStride int, np int, k *
 // nil.
 func (r *Requant) vectorBlock(c0, n int) *requantConsts {
 	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
+		return nil
+	}
+	return &r.vec[c0/16]
+}
+
+// vectorTail returns the constants of the last block, channels c0..n−1,
+// if it is partial (c0 < n < c0+16) and the vector path takes it; else nil.
+// Its lanes from n on requantize padding and must not be stored.
+func (r *Requant) vectorTail(c0, n int) *requantConsts {
+	if c0%16 != 0 || c0 >= n || c0+16 <= n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
 		return nil
 	}
 	return &r.vec[c0/16]

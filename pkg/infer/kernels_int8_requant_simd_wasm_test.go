@@ -41,9 +41,9 @@ func TestRequantConstsLayout(t *testing.T) {
 // vectorRequantChannels is how many of r's channels the wasm SIMD path takes.
 func vectorRequantChannels(r *Requant) int {
 	n := 0
-	for _, k := range r.vec {
+	for b, k := range r.vec {
 		if k.shift != 0 {
-			n += 16
+			n += min(16, len(r.Mult)-16*b) // a partial last block: its real lanes
 		}
 	}
 	return n

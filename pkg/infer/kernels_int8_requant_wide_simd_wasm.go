@@ -24,9 +24,9 @@ type requantConstsWide struct {
 type requantWideVectors []requantConstsWide
 
 func newRequantWideVectors(r *Requant) requantWideVectors {
-	v := make(requantWideVectors, len(r.Mult)/16)
+	v := make(requantWideVectors, (len(r.Mult)+15)/16)
 	for b := range v {
-		k, ok := blockConsts(r.Mult[16*b:][:16], 12)
+		k, ok := blockConsts(blockMults(r.Mult, b), 12)
 		if !ok {
 			continue // shift 0: the scalar loop
 		}
@@ -39,6 +39,14 @@ func newRequantWideVectors(r *Requant) requantWideVectors {
 // wideBlock is vectorBlock for 12-bit outputs.
 func (r *Requant) wideBlock(c0, n int) *requantConstsWide {
 	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
+		return nil
+	}
+	return &r.wvec[c0/16]
+}
+
+// wideTail is vectorTail for 12-bit outputs.
+func (r *Requant) wideTail(c0, n int) *requantConstsWide {
+	if c0%16 != 0 || c0 >= n || c0+16 <= n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
 		return nil
 	}
 	return &r.wvec[c0/16]
