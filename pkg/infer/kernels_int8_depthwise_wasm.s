@@ -135,11 +135,11 @@ TEXT ·depthwiseBlocks(SB), NOSPLIT, $0-96
 		End
 		End
 
-		// R5: vec[b] (requantConsts are 248 bytes).
+		// R5: vec[b] (requantConsts are 264 bytes).
 		MOVD vec+40(FP), R5
 		Get R5
 		Get R9
-		I64Const $248
+		I64Const $264
 		I64Mul
 		I64Add
 		Set R5

@@ -2,6 +2,12 @@
 
 package infer
 
+import (
+	"cmp"
+	"math/bits"
+	"slices"
+)
+
 // The wasm SIMD128 requantization: Multiplier.Apply for 16 channels at
 // once, the same bits (requant16, kernels_int8_requant_wasm.s).
 //
@@ -25,6 +31,12 @@ type requantConsts struct {
 	shift  uint64    // 200: S; 0 if the block is left to the scalar loop
 	k      uint64    // 208: 2^(62−S) − Zero − 512: leaves v+512, in [254, 1025]
 	lo, hi [16]uint8 // 216, 232: the clamp of the output
+
+	// Read by Go only. A block the vector path refuses (shift 0) may have
+	// patched: constants for it with the lanes in fix given another
+	// channel's multiplier, which the scalar loop then redoes.
+	patched *requantConsts // 248
+	fix     uint16         // 256: in patched, the lanes to redo
 }
 
 type requantVectors []requantConsts
@@ -38,18 +50,26 @@ func newRequantVectors(r *Requant) requantVectors {
 }
 
 // blockMults is the 16 multipliers of block b of mult. A last, partial
-// block (Cout = 24, 72, 120 in MobileNetV2Mid) is padded with copies of its
-// last channel's, which leave the block's shared shift as it was: the
-// conv kernel requantizes it whole into scratch and keeps the real lanes
-// (vectorTail), where the scalar loop took a tenth of Mid's time in wasm.
+// block (Cout = 24, 72, 120 in MobileNetV2Mid) is padded with copies of the
+// real multiplier with the smallest shift (below 1), which leave the
+// block's shared shift as it was: the conv kernel requantizes it whole into
+// scratch and keeps the real lanes (vectorTail), where the scalar loop took
+// a tenth of Mid's time in wasm.
 func blockMults(mult []Multiplier, b int) []Multiplier {
 	m := mult[16*b:]
 	if len(m) >= 16 {
 		return m[:16]
 	}
+	pad := m[0]
+	for _, x := range m {
+		if x.S >= 31 && (pad.S < 31 || x.S < pad.S) {
+			pad = x
+		}
+	}
 	p := make([]Multiplier, 16)
-	for i := range p {
-		p[i] = m[min(i, len(m)-1)]
+	copy(p, m)
+	for i := len(m); i < 16; i++ {
+		p[i] = pad
 	}
 	return p
 }
@@ -60,13 +80,61 @@ func blockMults(mult []Multiplier, b int) []Multiplier {
 func newRequantConsts(r *Requant, mult []Multiplier) requantConsts {
 	k, ok := blockConsts(mult, 8)
 	if !ok {
-		return requantConsts{}
+		k = requantConsts{}
+		if p, fix, ok := patchBlock(mult, 8); ok {
+			p = finishRequantConsts(r, p)
+			p.fix = fix
+			k.patched = &p
+		}
+		return k
 	}
+	return finishRequantConsts(r, k)
+}
+
+// finishRequantConsts sets k's output constants (k, lo, hi) from r.
+func finishRequantConsts(r *Requant, k requantConsts) requantConsts {
 	k.k = 1<<(62-k.shift) - uint64(int64(r.Zero)) - 512
 	for i := range 16 {
 		k.lo[i], k.hi[i] = uint8(r.Lo), uint8(r.Hi)
 	}
 	return k
+}
+
+// maxPatchedLanes bounds the lanes a patched block leaves to the scalar
+// loop; past it the whole block goes there.
+const maxPatchedLanes = 4
+
+// patchBlock returns, for a block blockConsts refuses, constants for it
+// with the fewest lanes (at most maxPatchedLanes, as the mask fix) given
+// another channel's multiplier. blockConsts refuses a block because its
+// largest shift is too large (a channel with a tiny multiplier, such as a
+// nearly dead one: the first layers of MobileNetV2Mid have them) or a
+// multiplier is 1 or more, so the lanes left out are those, largest shift
+// first.
+func patchBlock(mult []Multiplier, bits uint) (requantConsts, uint16, bool) {
+	order := make([]int, len(mult))
+	for i := range order {
+		order[i] = i
+	}
+	key := func(m Multiplier) uint { // multipliers of 1 or more first, then by shift
+		if m.S < 31 {
+			return 1 << 10
+		}
+		return m.S
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key(mult[b]), key(mult[a])) })
+	for n := 1; n <= maxPatchedLanes && n < len(mult); n++ {
+		stand := mult[order[len(order)-1]] // the smallest shift kept
+		m := slices.Clone(mult)
+		var fix uint16
+		for _, c := range order[:n] {
+			m[c], fix = stand, fix|1<<c
+		}
+		if k, ok := blockConsts(m, bits); ok {
+			return k, fix, true
+		}
+	}
+	return requantConsts{}, 0, false
 }
 
 // blockConsts returns the multiplier constants of one block (bound, pow,
@@ -148,9 +216,18 @@ func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accSt
 	for ; done < n; done += 16 {
 		k := &r.vec[(c0+done)/16]
 		if k.shift == 0 {
-			break
+			if k.patched == nil {
+				break
+			}
+			k = k.patched
 		}
 		requant16(&out[done], outStride, &acc[done], 4*accStride, np, k)
+		for f := k.fix; f != 0; f &= f - 1 {
+			c := bits.TrailingZeros16(f)
+			for j := range np {
+				out[j*outStride+done+c] = uint8(r.value(acc[j*accStride+done+c], c0+done+c))
+			}
+		}
 	}
 	return done
 }

@@ -22,7 +22,7 @@ func TestRequantConstsLayout(t *testing.T) {
 		{"k", unsafe.Offsetof(k.k), 208},
 		{"lo", unsafe.Offsetof(k.lo), 216},
 		{"hi", unsafe.Offsetof(k.hi), 232},
-		{"size (depthwiseBlocks steps by it)", unsafe.Sizeof(k), 248},
+		{"size (depthwiseBlocks steps by it)", unsafe.Sizeof(k), 264},
 		{"wide bound", unsafe.Offsetof(requantConstsWide{}.bound), 0},
 		{"wide pow", unsafe.Offsetof(requantConstsWide{}.pow), 64},
 		{"wide m", unsafe.Offsetof(requantConstsWide{}.m), 128},
@@ -42,7 +42,7 @@ func TestRequantConstsLayout(t *testing.T) {
 func vectorRequantChannels(r *Requant) int {
 	n := 0
 	for b, k := range r.vec {
-		if k.shift != 0 {
+		if k.shift != 0 || k.patched != nil {
 			n += min(16, len(r.Mult)-16*b) // a partial last block: its real lanes
 		}
 	}

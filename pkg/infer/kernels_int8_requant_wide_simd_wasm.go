@@ -2,6 +2,8 @@
 
 package infer
 
+import "math/bits"
+
 // The wasm SIMD128 requantization to 12-bit outputs (uint16 in [0, 4095]):
 // requant16 (kernels_int8_requant_simd_wasm.go) with a wider clamp and a
 // wider store, requant16w in kernels_int8_requant_wasm.s. The accumulator
@@ -19,6 +21,9 @@ type requantConstsWide struct {
 	shift  uint64    // 200: S; 0 if the block is left to the scalar loop
 	k      uint64    // 208: 2^(62−S) − Zero − 8192
 	lo, hi int32     // 216, 220: the clamp of the output
+
+	patched *requantConstsWide // as requantConsts's
+	fix     uint16
 }
 
 type requantWideVectors []requantConstsWide
@@ -26,14 +31,27 @@ type requantWideVectors []requantConstsWide
 func newRequantWideVectors(r *Requant) requantWideVectors {
 	v := make(requantWideVectors, (len(r.Mult)+15)/16)
 	for b := range v {
-		k, ok := blockConsts(blockMults(r.Mult, b), 12)
+		mult := blockMults(r.Mult, b)
+		k, ok := blockConsts(mult, 12)
 		if !ok {
-			continue // shift 0: the scalar loop
+			// shift 0: the scalar loop, or patched
+			if p, fix, ok := patchBlock(mult, 12); ok {
+				w := wideConsts(r, p)
+				w.fix = fix
+				v[b].patched = &w
+			}
+			continue
 		}
-		v[b] = requantConstsWide{bound: k.bound, pow: k.pow, m: k.m, bias: k.bias, shift: k.shift,
-			k: 1<<(62-k.shift) - uint64(int64(r.Zero)) - 8192, lo: r.Lo, hi: r.Hi}
+		v[b] = wideConsts(r, k)
 	}
 	return v
+}
+
+// wideConsts is k's multiplier constants with r's output constants for
+// 12-bit outputs.
+func wideConsts(r *Requant, k requantConsts) requantConstsWide {
+	return requantConstsWide{bound: k.bound, pow: k.pow, m: k.m, bias: k.bias, shift: k.shift,
+		k: 1<<(62-k.shift) - uint64(int64(r.Zero)) - 8192, lo: r.Lo, hi: r.Hi}
 }
 
 // wideBlock is vectorBlock for 12-bit outputs.
@@ -72,9 +90,18 @@ func (r *Requant) applyRowsWide(out []uint16, outStride int, acc []int32, accStr
 	for ; done < n; done += 16 {
 		k := &r.wvec[(c0+done)/16]
 		if k.shift == 0 {
-			break
+			if k.patched == nil {
+				break
+			}
+			k = k.patched
 		}
 		requant16w(&out[done], 2*outStride, &acc[done], 4*accStride, np, k)
+		for f := k.fix; f != 0; f &= f - 1 {
+			c := bits.TrailingZeros16(f)
+			for j := range np {
+				out[j*outStride+done+c] = uint16(r.value(acc[j*accStride+done+c], c0+done+c))
+			}
+		}
 	}
 	return done
 }
