@@ -69,8 +69,47 @@ func loadURL(t *testing.T, b *bridge, url string, opts ...any) loadResult {
 	r.err = err
 	if err == nil {
 		r.info = v.Get("info")
+		// Write the download to the cache, as veil.js does later on.
+		if store := v.Get("store"); store.Type() == js.TypeFunction {
+			if _, err := await(safe(store.Invoke())); err != nil {
+				t.Errorf("store: %v", err)
+			}
+		}
 	}
 	return r
+}
+
+// TestBridgeLoadStoresWhenAsked checks that a download is written to the
+// cache only once the caller starts the write (load's store), so that the
+// write does not hold back the load's result, and that the write is then
+// done when its Promise settles.
+func TestBridgeLoadStoresWhenAsked(t *testing.T) {
+	file := fakemodel.File(4, "later")
+	newFakeServer(t, map[string][]byte{modelURL: file})
+	mem := &modelcache.MemStore{}
+	b := newBridge()
+	b.cache.Store = mem
+	v, err := call(t, b, "load", modelURL, obj())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mem.Entry(modelURL); ok {
+		t.Fatal("the download was written before store was called")
+	}
+	store := v.Get("store")
+	if store.Type() != js.TypeFunction {
+		t.Fatalf("load's result has store %v, want a function", store.Type())
+	}
+	if _, err := await(safe(store.Invoke())); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := mem.Entry(modelURL); !ok || string(e.Data) != string(file) {
+		t.Fatal("store's Promise settled without the download in the cache")
+	}
+	// A load from the cache has nothing to write.
+	if v, err := call(t, b, "load", modelURL, obj()); err != nil || v.Get("store").Type() != js.TypeUndefined {
+		t.Fatalf("second load: %v, store %v", err, v.Get("store").Type())
+	}
 }
 
 func TestBridgeLoadURLCache(t *testing.T) {

@@ -23,7 +23,7 @@
 // Error. Rejections are Errors whose message starts with "veil: " and whose
 // code property is one of the codes in errors.go.
 //
-//	load(source, opts) -> Promise<{id, info, bytes?, stored?}>
+//	load(source, opts) -> Promise<{id, info, bytes?, store?}>
 //	    source: Uint8Array (a model file), string (an absolute URL to fetch),
 //	            or, in Node, a file veil.js opened: {path, size,
 //	            readInto(chunk, position) -> bytes read} (nodeFile), read
@@ -43,8 +43,10 @@
 //	             sha256}] (SHA-256 of that file with patch written at at,
 //	             hashed by veil.js; used for those exact bytes only)}
 //	    info:   {name, inputSize, classes, adapters, hash, size, format, source, cached}
-//	    stored: a Promise that settles once a download is written to the
-//	            cache (failures go to onWarning), if one is being written
+//	    store:  if a download is to be written to the cache, the function
+//	            that starts the write (call it once, when the thread can
+//	            spare 50–120 ms) and returns a Promise that settles once
+//	            it is done (failures go to onWarning)
 //	classify(id, input, topk) -> Promise<[{className, probability}]>
 //	    input: {bytes: Uint8Array} (an encoded image) or
 //	           {rgba: Uint8Array|Uint8ClampedArray, width, height} (canvas pixels)
@@ -94,6 +96,14 @@
 // which never shrinks, is collected before the weights are packed (a
 // download's cache write holds the file's JavaScript array, not the
 // engine's copy: modelcache.Store.Put).
+//
+// A download's cache write is the caller's to start (load's store):
+// veil.js starts it once the first classify has answered, or a second
+// after the load. Started with the load, its synchronous part (the
+// database's open, the Blob's copy of the file, the transaction) held the
+// load's result back 85–198 ms in instrumented cold Mid loads in Chromium;
+// deferred, the load's last step took 11–53 ms. A page closed within ~0.1 s
+// of its first result may then leave no cache entry.
 //
 // Bytes over the network are the third: on the bench VM, headless Chromium
 // fetches from 127.0.0.1 at 55–130 ms per MB (5 MB: 280–410 ms; curl takes

@@ -480,22 +480,60 @@ function runtimeFor(assets, module) {
 // ---------------------------------------------------------------------------
 // Backends: the same four operations inline or in a worker.
 
+/**
+ * deferredWrites holds the cache writes of loads (bridge.load's store) and
+ * starts each once a classify has answered, or a second after its load,
+ * whichever comes first: a write's synchronous part (50–120 ms of the
+ * engine's thread in a Chromium worker) would otherwise hold back the
+ * first result. settle() starts those still waiting and resolves once every
+ * write is done.
+ */
+function deferredWrites() {
+  const waiting = [];
+  const started = [];
+  const start = () => {
+    for (const store of waiting.splice(0)) started.push(store());
+  };
+  return {
+    add(store) {
+      if (typeof store !== 'function') return;
+      waiting.push(store);
+      setTimeout(start, 1000);
+    },
+    afterClassify() {
+      if (waiting.length) setTimeout(start, 0); // once the answer is out
+    },
+    settle() {
+      start();
+      return Promise.allSettled(started);
+    },
+  };
+}
+
 class InlineBackend {
   constructor(rt) {
     this.rt = rt;
     this.inflight = 0;
+    this.writes = deferredWrites();
   }
 
-  load(source, opts) {
-    return this.rt.call('load', source, opts);
+  async load(source, opts) {
+    const { store, ...res } = await this.rt.call('load', source, opts);
+    this.writes.add(store);
+    return res;
   }
 
-  classify(id, payload, topk) {
-    return this.rt.call('classify', id, payload, topk);
+  async classify(id, payload, topk) {
+    try {
+      return await this.rt.call('classify', id, payload, topk);
+    } finally {
+      this.writes.afterClassify();
+    }
   }
 
   dispose(id) {
     if (!this.rt.dead) this.rt.bridge.dispose(id);
+    this.writes.settle(); // the runtime lives on: the writes finish
   }
 }
 
@@ -592,7 +630,7 @@ function newVeilWorker() {
 /** serveWorker answers WorkerBackend's requests inside the worker. */
 function serveWorker() {
   let runtime = null; // Promise<Runtime>
-  const writes = []; // loads' cache writes (bridge.load's stored), awaited before the worker is ended
+  const writes = deferredWrites(); // loads' cache writes, done before the worker is ended
   globalThis.onmessage = async (e) => {
     const { call, op, args } = e.data;
     const post = (msg, transfer = []) => globalThis.postMessage({ call, ...msg }, transfer);
@@ -611,15 +649,21 @@ function serveWorker() {
           onProgress: (loaded, total) => post({ progress: [loaded, total] }),
           onWarning: (message) => post({ warning: message }),
         });
-        const { stored, ...value } = res;
-        if (stored) writes.push(stored);
+        const { store, ...value } = res;
+        writes.add(store);
         return post({ ok: true, value }, value.bytes ? [value.bytes.buffer] : []);
       }
-      if (op === 'classify') return post({ ok: true, value: await rt.call('classify', ...args) });
+      if (op === 'classify') {
+        try {
+          return post({ ok: true, value: await rt.call('classify', ...args) });
+        } finally {
+          writes.afterClassify();
+        }
+      }
       if (op === 'dispose') {
         // The page ends the worker once this is answered: not mid-write
         // (but not held back for more than 10 s by a stuck one either).
-        await Promise.race([Promise.allSettled(writes), new Promise((ok) => setTimeout(ok, 10_000))]);
+        await Promise.race([writes.settle(), new Promise((ok) => setTimeout(ok, 10_000))]);
         return post({ ok: true, value: rt.bridge.dispose(args[0]) });
       }
       throw new VeilError(`veil: unknown worker request ${op}`);
