@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"runtime/debug"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -84,8 +85,15 @@ func loadURL(t *testing.T, b *bridge, url string, opts ...any) loadResult {
 // collector off until the model's first classify has answered (or a second
 // has passed), and that a load of bytes turns it back on before it returns.
 func TestBridgeLoadCollectsLater(t *testing.T) {
+	waitGCOn(t)
 	const before = 77
-	setGCTarget(t, before)
+	old := debug.SetGCPercent(before)
+	defer debug.SetGCPercent(old)
+	target := func() int {
+		p := debug.SetGCPercent(0)
+		debug.SetGCPercent(p)
+		return p
+	}
 	file := fakemodel.File(4, "gc")
 	newFakeServer(t, map[string][]byte{modelURL: file})
 	b := newBridge()
@@ -95,14 +103,14 @@ func TestBridgeLoadCollectsLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gcTarget(); got != loadGCPercent {
+	if got := target(); got != loadGCPercent {
 		t.Fatalf("target %d after a load from a URL, want %d until a classify", got, loadGCPercent)
 	}
 	if _, err := call(t, b, "classify", v.Get("id"), obj("rgba", u8(make([]byte, 4*4*4)), "width", 4, "height", 4), 0); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Millisecond) // the timer afterClassify set
-	if got := gcTarget(); got != before {
+	if got := target(); got != before {
 		t.Fatalf("target %d after the first classify, want %d", got, before)
 	}
 
@@ -110,11 +118,11 @@ func TestBridgeLoadCollectsLater(t *testing.T) {
 	if _, err := call(t, b, "load", modelURL, obj("cache", false)); err != nil {
 		t.Fatal(err)
 	}
-	if got := gcTarget(); got != loadGCPercent {
+	if got := target(); got != loadGCPercent {
 		t.Fatalf("target %d after the second load, want %d", got, loadGCPercent)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if got := gcTarget(); got != before {
+	if got := target(); got != before {
 		t.Fatalf("target %d a second after a load, want %d", got, before)
 	}
 
@@ -122,7 +130,7 @@ func TestBridgeLoadCollectsLater(t *testing.T) {
 	if _, err := call(t, b, "load", u8(file)); err != nil {
 		t.Fatal(err)
 	}
-	if got := gcTarget(); got != before {
+	if got := target(); got != before {
 		t.Fatalf("target %d after a load of bytes, want %d", got, before)
 	}
 }

@@ -12,12 +12,19 @@ import (
 // order, leave the GC target as it was before the first, and keep the
 // collector off until the last ends.
 func TestGCOffOverlapping(t *testing.T) {
+	waitGCOn(t)
 	const before = 77
-	setGCTarget(t, before)
+	old := debug.SetGCPercent(before)
+	defer debug.SetGCPercent(old)
+	target := func() int {
+		p := debug.SetGCPercent(0)
+		debug.SetGCPercent(p)
+		return p
+	}
 	for _, firstEndsFirst := range []bool{true, false} {
 		a := gcOff()
 		b := gcOff()
-		if got := gcTarget(); got != loadGCPercent {
+		if got := target(); got != loadGCPercent {
 			t.Fatalf("target %d with two loads on, want %d", got, loadGCPercent)
 		}
 		first, second := a, b
@@ -26,11 +33,11 @@ func TestGCOffOverlapping(t *testing.T) {
 		}
 		first()
 		first() // a second call changes nothing
-		if got := gcTarget(); got != loadGCPercent {
+		if got := target(); got != loadGCPercent {
 			t.Errorf("target %d with one load still on, want %d", got, loadGCPercent)
 		}
 		second()
-		if got := gcTarget(); got != before {
+		if got := target(); got != before {
 			t.Errorf("target %d after both loads, want %d", got, before)
 		}
 	}
@@ -51,19 +58,4 @@ func waitGCOn(t *testing.T) {
 			t.Fatalf("%d loads still keep the collector off", n)
 		}
 	}
-}
-
-// setGCTarget sets the GC target to percent for the test, once no load
-// keeps the collector off (waitGCOn), and restores it after.
-func setGCTarget(t *testing.T, percent int) {
-	waitGCOn(t)
-	old := debug.SetGCPercent(percent)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
-}
-
-// gcTarget is the GC target (debug.SetGCPercent's).
-func gcTarget() int {
-	p := debug.SetGCPercent(0)
-	debug.SetGCPercent(p)
-	return p
 }
