@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall/js"
-	"time"
 
 	"github.com/hack-pad/safejs"
 	"github.com/veil-ml/veil/pkg/infer"
@@ -38,17 +37,7 @@ type bridge struct {
 // loadedModel is a model file turned into a classifier.
 type loadedModel struct {
 	*modelFile
-	info    js.Value // the info object returned to JavaScript
-	collect func()   // turns the collector back on after a load from a URL (see load); nil if on
-}
-
-// afterClassify is called once a classify of m has settled: a load from a
-// URL left the collector off until then (see load). The timer runs once
-// the Promise's result is out.
-func (m *loadedModel) afterClassify() {
-	if m.collect != nil {
-		time.AfterFunc(0, m.collect)
-	}
+	info js.Value // the info object returned to JavaScript
 }
 
 func newBridge() *bridge {
@@ -154,13 +143,8 @@ func (b *bridge) load(args []js.Value) any {
 	}
 
 	return newPromise(func() (any, error) {
-		gcOn := gcOff() // until the model is made (see loadGCPercent), or later (below)
-		keepOff := false
-		defer func() {
-			if !keepOff {
-				gcOn()
-			}
-		}()
+		gcOn := gcOff() // until the model is made (see loadGCPercent)
+		defer gcOn()
 		var (
 			m      *modelFile
 			data   []byte
@@ -287,11 +271,7 @@ func (b *bridge) load(args []js.Value) any {
 		b.mu.Lock()
 		id := b.nextID
 		b.nextID++
-		lm := &loadedModel{modelFile: m, info: info}
-		if url != "" {
-			lm.collect = gcOn // see below; a sync.OnceFunc
-		}
-		b.models[id] = lm
+		b.models[id] = &loadedModel{modelFile: m, info: info}
 		b.mu.Unlock()
 
 		result := object("id", id, "info", info)
@@ -304,28 +284,16 @@ func (b *bridge) load(args []js.Value) any {
 				result.Set("bytes", u8)
 			}
 		}
-		// The file's bytes are garbage from here on: the store to come
-		// holds the file's JavaScript array, not these bytes
-		// (modelcache.Store.Put). Pack the weights now, not in the first
-		// classify.
+		// Collect the file bytes and the decoding garbage now, so that
+		// packing the weights reuses that memory rather than growing the
+		// heap; pack them now, not in the first classify, for the same
+		// reason (the raw weights are collected before the runner's
+		// buffers are made). The store to come holds the file's
+		// JavaScript array, not these bytes (modelcache.Store.Put).
 		data, fromBytes, known = nil, nil, nil
-		if url == "" {
-			// A file or bytes (Node, tools): collect first, so that
-			// packing reuses that memory rather than growing the heap,
-			// which never shrinks: there the peak is what counts.
-			gcOn()
-			runtime.GC()
-			m.classifier.Warm()
-		} else {
-			// From a URL (a page): the collection (73–173 ms in Liftoff
-			// code, instrumented cold Mid loads in Chromium) waits until
-			// the first classify has answered, or a second: the first
-			// result came ~90 ms sooner (median of five alternating
-			// pairs), for 3 MB more engine memory.
-			m.classifier.Warm()
-			keepOff = true
-			time.AfterFunc(time.Second, gcOn)
-		}
+		gcOn()
+		runtime.GC()
+		m.classifier.Warm()
 		if store != nil {
 			// The write is the caller's to start, once the result is out:
 			// its synchronous part (the database's open, the Blob's copy of
@@ -394,7 +362,6 @@ func (b *bridge) classify(args []js.Value) any {
 		}
 	}
 	return newPromise(func() (any, error) {
-		defer m.afterClassify()
 		p, err := work()
 		if err != nil {
 			return nil, err
@@ -541,10 +508,7 @@ func (b *bridge) dispose(args []js.Value) any {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	m, ok := b.models[id.Int()]
-	if ok {
-		m.afterClassify() // or never
-	}
+	_, ok := b.models[id.Int()]
 	delete(b.models, id.Int())
 	return ok
 }

@@ -4,11 +4,9 @@ package main
 
 import (
 	"errors"
-	"runtime/debug"
 	"strings"
 	"syscall/js"
 	"testing"
-	"time"
 
 	"github.com/veil-ml/veil/wasm/internal/fakemodel"
 	"github.com/veil-ml/veil/wasm/internal/modelcache"
@@ -79,60 +77,6 @@ func loadURL(t *testing.T, b *bridge, url string, opts ...any) loadResult {
 		}
 	}
 	return r
-}
-
-// TestBridgeLoadCollectsLater checks that a load from a URL leaves the
-// collector off until the model's first classify has answered (or a second
-// has passed), and that a load of bytes turns it back on before it returns.
-func TestBridgeLoadCollectsLater(t *testing.T) {
-	waitGCOn(t)
-	const before = 77
-	old := debug.SetGCPercent(before)
-	defer debug.SetGCPercent(old)
-	target := func() int {
-		p := debug.SetGCPercent(0)
-		debug.SetGCPercent(p)
-		return p
-	}
-	file := fakemodel.File(4, "gc")
-	newFakeServer(t, map[string][]byte{modelURL: file})
-	b := newBridge()
-	b.cache.Store = &modelcache.MemStore{}
-
-	v, err := call(t, b, "load", modelURL, obj("cache", false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := target(); got != loadGCPercent {
-		t.Fatalf("target %d after a load from a URL, want %d until a classify", got, loadGCPercent)
-	}
-	if _, err := call(t, b, "classify", v.Get("id"), obj("rgba", u8(make([]byte, 4*4*4)), "width", 4, "height", 4), 0); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(10 * time.Millisecond) // the timer afterClassify set
-	if got := target(); got != before {
-		t.Fatalf("target %d after the first classify, want %d", got, before)
-	}
-
-	// Without a classify, a second.
-	if _, err := call(t, b, "load", modelURL, obj("cache", false)); err != nil {
-		t.Fatal(err)
-	}
-	if got := target(); got != loadGCPercent {
-		t.Fatalf("target %d after the second load, want %d", got, loadGCPercent)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	if got := target(); got != before {
-		t.Fatalf("target %d a second after a load, want %d", got, before)
-	}
-
-	// Bytes: on again when load returns.
-	if _, err := call(t, b, "load", u8(file)); err != nil {
-		t.Fatal(err)
-	}
-	if got := target(); got != before {
-		t.Fatalf("target %d after a load of bytes, want %d", got, before)
-	}
 }
 
 // TestBridgeLoadStoresWhenAsked checks that a download is written to the
