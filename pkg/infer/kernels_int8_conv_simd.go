@@ -135,57 +135,45 @@ func gatherRowsWide[X Activ](rows []convRow, n, pair int, r0, r1 []X, zx int32) 
 // convBlockRows multiplies the gathered rows of pixels p0..p0+np−1 by every
 // packed weight block and requantizes into y.
 func convBlockRows[Y Activ](y []Y, p0, np, cout int, rows []convRow, pw *PackedConv, rq *Requant) {
-	y8, bytes := asBytes(y)
+	yb := unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(y))), len(y)*int(unsafe.Sizeof(y[0]))) // y's bytes, either width
+	wide, size := 0, 1
+	if _, bytes := asBytes(y); !bytes {
+		wide, size = 1, 2
+	}
 	blk := len(pw.w) / len(pw.bias) * convChans // bytes per weight block
 	var acc [convPixels][convChans]int32
-	var tail [convPixels][convChans]uint16 // a partial last block's outputs, either width
+	var tail [convPixels][2 * convChans]uint8 // a partial last block's outputs, either width
 	for cb := 0; cb*convChans < cout; cb++ {
+		c0 := cb * convChans
 		w := pw.w[cb*blk : (cb+1)*blk]
-		bias := (*[convChans]int32)(pw.bias[cb*convChans:])
-		if k := rq.vectorBlock(cb*convChans, cout); k != nil && bytes {
-			// A whole block the vector requantization takes: dotPairs
-			// writes the bytes itself (y has them: cb·16+16 ≤ cout).
-			var y1 *uint8
-			if np > 1 {
-				y1 = &y8[(p0+1)*cout+cb*convChans]
-			}
-			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &y8[p0*cout+cb*convChans], y1, 0)
+		bias := (*[convChans]int32)(pw.bias[c0:])
+		k := rq.vectorBlock(c0, cout)
+		if wide == 1 {
+			k = (*requantConsts)(unsafe.Pointer(rq.wideBlock(c0, cout))) // the first 216 bytes as requantConsts
+		}
+		if k == nil {
+			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil, 0)
+			requantBlock(y, p0, np, cout, cb, &acc, rq)
 			continue
 		}
-		if k := rq.wideBlock(cb*convChans, cout); k != nil && !bytes {
-			// The same for 12-bit outputs.
-			y16 := asWide(y)
-			var y1 *uint8
+		// The vector requantization writes the block itself: into y, or,
+		// for a partial last block (whole blocks would run into the next
+		// pixel), into tail and then its real lanes into y.
+		n := min(convChans, cout-c0)
+		y0, y1 := &tail[0][0], &tail[1][0]
+		if n == convChans {
+			y0 = &yb[(p0*cout+c0)*size]
 			if np > 1 {
-				y1 = (*uint8)(unsafe.Pointer(&y16[(p0+1)*cout+cb*convChans]))
+				y1 = &yb[((p0+1)*cout+c0)*size]
 			}
-			_ = y16[p0*cout+cb*convChans+convChans-1]
-			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, (*requantConsts)(unsafe.Pointer(k)), (*uint8)(unsafe.Pointer(&y16[p0*cout+cb*convChans])), y1, 1)
-			continue
+			_ = yb[((p0+np-1)*cout+c0+convChans)*size-1]
 		}
-		if k, kw := rq.vectorTail(cb*convChans, cout), rq.wideTail(cb*convChans, cout); k != nil && bytes || kw != nil && !bytes {
-			// The last, partial block: all 16 lanes into tail (dotPairs
-			// stores whole blocks, which would run into the next pixel),
-			// then the real ones into y.
-			wide := 0
-			if !bytes {
-				k, wide = (*requantConsts)(unsafe.Pointer(kw)), 1
-			}
-			t := (*[convPixels][2 * convChans]uint8)(unsafe.Pointer(&tail))
-			dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, &t[0][0], &t[1][0], wide)
-			n := cout - cb*convChans
+		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, k, y0, y1, wide)
+		if n < convChans {
 			for j := range np {
-				at := (p0+j)*cout + cb*convChans
-				if bytes {
-					copy(y8[at:][:n], t[j][:n])
-				} else {
-					copy(asWide(y)[at:][:n], tail[j][:n])
-				}
+				copy(yb[((p0+j)*cout+c0)*size:][:n*size], tail[j][:n*size])
 			}
-			continue
 		}
-		dotPairs(&acc, unsafe.SliceData(rows), len(rows), unsafe.SliceData(w), bias, nil, nil, nil, 0)
-		requantBlock(y, p0, np, cout, cb, &acc, rq)
 	}
 }
 

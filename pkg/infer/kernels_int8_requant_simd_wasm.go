@@ -53,7 +53,7 @@ func newRequantVectors(r *Requant) requantVectors {
 // block (Cout = 24, 72, 120 in MobileNetV2Mid) is padded with copies of the
 // real multiplier with the smallest shift (below 1), which leave the
 // block's shared shift as it was: the conv kernel requantizes it whole into
-// scratch and keeps the real lanes (vectorTail), where the scalar loop took
+// scratch and keeps the real lanes (convBlockRows), where the scalar loop took
 // a tenth of Mid's time in wasm.
 func blockMults(mult []Multiplier, b int) []Multiplier {
 	m := mult[16*b:]
@@ -177,21 +177,12 @@ const math32Max = 1<<31 - 1
 //go:noescape
 func requant16(out *uint8, outStride int, acc *int32, accStride int, np int, k *requantConsts)
 
-// vectorBlock returns the constants of channels c0..c0+15 if c0 starts a
-// block, the block is whole (c0+16 ≤ n) and the vector path takes it; else
-// nil.
+// vectorBlock returns the constants of the block of channels from c0 (a
+// multiple of 16) of n if the vector path takes it whole (no lanes to
+// redo); else nil. The last block may be partial (c0+16 > n): its lanes
+// from n on requantize padding and must not be stored.
 func (r *Requant) vectorBlock(c0, n int) *requantConsts {
-	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
-		return nil
-	}
-	return &r.vec[c0/16]
-}
-
-// vectorTail returns the constants of the last block, channels c0..n−1,
-// if it is partial (c0 < n < c0+16) and the vector path takes it; else nil.
-// Its lanes from n on requantize padding and must not be stored.
-func (r *Requant) vectorTail(c0, n int) *requantConsts {
-	if c0%16 != 0 || c0 >= n || c0+16 <= n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
+	if c0%16 != 0 || c0 >= n || c0/16 >= len(r.vec) || r.vec[c0/16].shift == 0 {
 		return nil
 	}
 	return &r.vec[c0/16]
@@ -222,12 +213,19 @@ func (r *Requant) applyRowsVector(out []uint8, outStride int, acc []int32, accSt
 			k = k.patched
 		}
 		requant16(&out[done], outStride, &acc[done], 4*accStride, np, k)
-		for f := k.fix; f != 0; f &= f - 1 {
-			c := bits.TrailingZeros16(f)
-			for j := range np {
-				out[j*outStride+done+c] = uint8(r.value(acc[j*accStride+done+c], c0+done+c))
-			}
-		}
+		redoLanes(r, out[done:], outStride, acc[done:], accStride, np, c0+done, k.fix)
 	}
 	return done
+}
+
+// redoLanes requantizes with the scalar loop the lanes in fix (of a patched
+// block whose first channel is c0) of np rows, over what the vector path
+// wrote there.
+func redoLanes[T Activ](r *Requant, out []T, outStride int, acc []int32, accStride, np, c0 int, fix uint16) {
+	for ; fix != 0; fix &= fix - 1 {
+		c := bits.TrailingZeros16(fix)
+		for j := range np {
+			out[j*outStride+c] = T(r.value(acc[j*accStride+c], c0+c))
+		}
+	}
 }

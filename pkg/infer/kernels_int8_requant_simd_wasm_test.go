@@ -38,12 +38,18 @@ func TestRequantConstsLayout(t *testing.T) {
 	}
 }
 
-// vectorRequantChannels is how many of r's channels the wasm SIMD path takes.
+// vectorRequantChannels is how many of r's channels the wasm SIMD path
+// takes, for either output width.
 func vectorRequantChannels(r *Requant) int {
 	n := 0
 	for b, k := range r.vec {
 		if k.shift != 0 || k.patched != nil {
 			n += min(16, len(r.Mult)-16*b) // a partial last block: its real lanes
+		}
+	}
+	for b, k := range r.wvec {
+		if k.shift != 0 || k.patched != nil {
+			n += min(16, len(r.Mult)-16*b)
 		}
 	}
 	return n

@@ -2,8 +2,6 @@
 
 package infer
 
-import "math/bits"
-
 // The wasm SIMD128 requantization to 12-bit outputs (uint16 in [0, 4095]):
 // requant16 (kernels_int8_requant_simd_wasm.go) with a wider clamp and a
 // wider store, requant16w in kernels_int8_requant_wasm.s. The accumulator
@@ -56,15 +54,7 @@ func wideConsts(r *Requant, k requantConsts) requantConstsWide {
 
 // wideBlock is vectorBlock for 12-bit outputs.
 func (r *Requant) wideBlock(c0, n int) *requantConstsWide {
-	if c0%16 != 0 || c0+16 > n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
-		return nil
-	}
-	return &r.wvec[c0/16]
-}
-
-// wideTail is vectorTail for 12-bit outputs.
-func (r *Requant) wideTail(c0, n int) *requantConstsWide {
-	if c0%16 != 0 || c0 >= n || c0+16 <= n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
+	if c0%16 != 0 || c0 >= n || c0/16 >= len(r.wvec) || r.wvec[c0/16].shift == 0 {
 		return nil
 	}
 	return &r.wvec[c0/16]
@@ -96,12 +86,7 @@ func (r *Requant) applyRowsWide(out []uint16, outStride int, acc []int32, accStr
 			k = k.patched
 		}
 		requant16w(&out[done], 2*outStride, &acc[done], 4*accStride, np, k)
-		for f := k.fix; f != 0; f &= f - 1 {
-			c := bits.TrailingZeros16(f)
-			for j := range np {
-				out[j*outStride+done+c] = uint16(r.value(acc[j*accStride+done+c], c0+done+c))
-			}
-		}
+		redoLanes(r, out[done:], outStride, acc[done:], accStride, np, c0+done, k.fix)
 	}
 	return done
 }

@@ -395,6 +395,9 @@ func TestRequantWideTypical(t *testing.T) {
 		}
 		addOutliers(r, w)
 		q := NewRequant(1, w, QParams{Scale: 1, Zero: int32(r.IntN(4096)), Wide: true}, Activation(r.IntN(3)))
+		if v := vectorRequantChannels(q); v >= 0 && v != cout {
+			t.Fatalf("trial %d: the vector path takes %d of %d channels", trial, v, cout)
+		}
 		if v := reflect.ValueOf(q.wvec); v.Kind() == reflect.Slice && v.Len() > 0 {
 			built = true // this build (and CPU) has the vector path
 		}
